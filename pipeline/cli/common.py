@@ -1,0 +1,28 @@
+"""Bits every command shares: loading a manifest with a clean error, printing a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pipeline.cli.manifest import Manifest, ManifestError, load_manifest
+
+
+def manifest_or_exit(path: Path) -> Manifest:
+    try:
+        return load_manifest(path)
+    except ManifestError as e:
+        typer.secho(str(e), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def print_and_write_report(out: Path) -> Path:
+    from pipeline.report.collect import collect
+    from pipeline.report.render import summary_lines, write_report
+
+    r = collect(out)
+    typer.echo("\n".join(summary_lines(r)))
+    path = write_report(r, out / "report")
+    typer.echo(f"\nreport: {path}")
+    return path

@@ -1,0 +1,86 @@
+"""`yuliao demo`: the whole chain on the bundled sample, in one command.
+
+crawl (WARC) → dataset + ledger → byte-level BPE tokenizer → token shards → GPT-3-style mix
+→ four tiny models (causal LM, masked LM, span corruption, permuted LM) → report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _default_manifest() -> Path:
+    return Path.cwd() / "manifests" / "demo.yaml"
+
+
+def demo_command(
+    output: Annotated[Path, typer.Option(help="where every artefact of the demo goes")] = Path("yuliao-demo-out"),
+    manifest: Annotated[Path | None, typer.Option(help="default: manifests/demo.yaml in this folder")] = None,
+    workers: Annotated[int | None, typer.Option(help="Dask workers (default: cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'inline'")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an output made with another config")] = False,
+) -> None:
+    from pipeline.cli.common import manifest_or_exit, print_and_write_report
+
+    path = manifest or _default_manifest()
+    if not path.exists():
+        typer.secho(f"{path} not found: run from the repository root or pass --manifest", fg="red", err=True)
+        raise typer.Exit(2)
+    m = manifest_or_exit(path)
+    if m.tokenizer is None or m.pretrain is None:
+        typer.secho(f"{path}: the demo needs `tokenizer:` and `pretrain:` sections", fg="red", err=True)
+        raise typer.Exit(2)
+
+    import torch
+
+    from pipeline.cli.mixing import plan_mixture
+    from pipeline.cluster import open_client
+    from pipeline.io.atomic import write_json
+    from pipeline.mix import format_table
+    from pipeline.run import OutputConflict, run_pipeline
+    from pretrain.cli import train_runs
+    from tokenization.encode import encode_dataset
+    from tokenization.train import iter_dataset_texts, train_tokenizer
+
+    t0 = time.perf_counter()
+    output.mkdir(parents=True, exist_ok=True)
+    dataset = output / "dataset"
+    with open_client(scheduler, workers) as client:
+        typer.secho("== 1/5 pipeline: read, decode, extract, clean, langid, filter, dedup", bold=True)
+        try:
+            run_pipeline(
+                m.sources, m.pipeline, dataset, client, m.base_dir, overwrite=overwrite,
+                resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
+            )
+        except OutputConflict as e:
+            typer.secho(str(e), fg="red", err=True)
+            raise typer.Exit(2) from None
+
+        typer.secho("== 2/5 tokenizer: byte-level BPE", bold=True)
+        tok_dir = output / m.pretrain_data.tokenizer
+        train_tokenizer(iter_dataset_texts(dataset, m.tokenizer.text_field, m.tokenizer.max_docs), m.tokenizer, tok_dir)
+
+        typer.secho("== 3/5 encode: token-id Arrow shards", bold=True)
+        tokens = output / m.pretrain_data.tokens
+        encode_dataset(dataset, tok_dir, tokens, client=client)
+
+    typer.secho("== 4/5 mix: GPT-3-style weights → epochs", bold=True)
+    plan = plan_mixture(m, tokens, None)
+    typer.echo(format_table(plan))
+    write_json(output / m.pretrain_data.mixture, plan.to_json(m.mix.seed))
+
+    typer.secho("== 5/5 pretrain: four objectives", bold=True)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    results = train_runs(m, output)
+
+    typer.secho(f"\n== summary ({time.perf_counter() - t0:.0f} s)", bold=True)
+    print_and_write_report(output)
+    falling = [r["name"] for r in results if r["last20_mean"] < r["first20_mean"]]
+    if len(falling) != len(results):
+        typer.secho(f"loss did not fall for: {sorted({r['name'] for r in results} - set(falling))}", fg="red")
+        raise typer.Exit(1)

@@ -1,0 +1,38 @@
+"""`yuliao pipeline run MANIFEST`: crawl → cleaned, filtered, deduplicated Arrow dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def run_command(
+    manifest: Annotated[Path, typer.Argument(help="run manifest (YAML), e.g. manifests/demo.yaml")],
+    output: Annotated[Path, typer.Option(help="output directory for the dataset")] = Path("out/dataset"),
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address; default a LocalCluster; 'inline' = no Dask")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="LocalCluster workers (default: cores)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an output made with another config")] = False,
+) -> None:
+    from pipeline.cli.common import manifest_or_exit, print_and_write_report
+    from pipeline.cluster import open_client
+    from pipeline.run import OutputConflict, run_pipeline
+
+    m = manifest_or_exit(manifest)
+    missing = [s.name for s in m.sources if not s.paths]
+    if missing:
+        typer.secho(f"sources {missing} have no paths: nothing to read (see `yuliao pipeline mix`)", fg="red", err=True)
+        raise typer.Exit(2)
+    with open_client(scheduler, workers) as client:
+        try:
+            run_pipeline(
+                m.sources, m.pipeline, output, client, m.base_dir, overwrite=overwrite,
+                resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
+            )
+        except OutputConflict as e:
+            typer.secho(str(e), fg="red", err=True)
+            raise typer.Exit(2) from None
+    print_and_write_report(output)

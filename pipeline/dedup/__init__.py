@@ -1,0 +1,1 @@
+"""Deduplication: exact (normalised-text hash) and near (MinHash LSH over script-aware shingles)."""

@@ -1,0 +1,182 @@
+"""Per-partition work, run on Dask workers: everything up to dedup, and the final write.
+
+A partition is one input file of one source.  Stage 1 turns raw records into filtered
+documents with dedup keys; stage 3 (after the global dedup decision) writes the kept
+documents as shards and the partition's complete ledger.  Both are idempotent: a finished
+partition (its `.done` marker exists) is skipped, so a killed job resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import ledger
+from pipeline.config import PipelineConfig
+from pipeline.io.atomic import (
+    is_done,
+    mark_done,
+    read_arrow,
+    sha256_file,
+    write_arrow,
+    write_json,
+    write_parquet,
+)
+
+# Columns every output document has (the documents contract), then stage-added ones.
+DOC_COLUMNS = ["id", "text", "source", "url", "lang", "lang_score", "charset", "content_type", "input", "offset"]
+
+
+@dataclass(frozen=True)
+class Partition:
+    index: int
+    source: str
+    path: str
+    format: str
+    text_field: str
+
+    @property
+    def name(self) -> str:
+        return f"part-{self.index:05d}"
+
+
+def stage1_paths(work: Path, part: Partition) -> tuple[Path, Path, Path]:
+    base = work / "stage1" / part.name
+    return Path(f"{base}.arrow"), Path(f"{base}.ledger.parquet"), Path(f"{base}.stats.json")
+
+
+def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
+    """Read → decode → extract → clean → langid → filter → dedup keys, for one partition."""
+    docs_path, drops_path, stats_path = stage1_paths(work, part)
+    if is_done(docs_path):
+        return json.loads(stats_path.read_text())
+
+    from pipeline.dedup.exact import text_hash
+    from pipeline.dedup.minhash import signatures
+    from pipeline.io.readers import read_partition
+    from pipeline.steps.clean import clean
+    from pipeline.steps.decode import decode
+    from pipeline.steps.extract import extract
+    from pipeline.steps.filters import quality_filter
+    from pipeline.steps.langid import identify
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    read = read_partition(part.path, part.source, part.format, text_field=part.text_field)
+    timings["read"] = time.perf_counter() - t0
+    input_records = read.batch.num_rows + read.quarantined.num_rows
+    input_bytes = int(pc.sum(read.batch["bytes"]).as_py() or 0) if read.batch.num_rows else 0
+    drops = [read.quarantined]
+    batch = read.batch
+    steps = [
+        ("decode", lambda b: decode(b)),
+        ("extract", lambda b: extract(b, cfg.extract)),
+        ("clean", lambda b: clean(b, cfg.clean)),
+        ("langid", lambda b: identify(b, cfg.langid)),
+        ("filter", lambda b: quality_filter(b, cfg.filters)),
+    ]
+    rows_in: dict[str, int] = {}
+    for name, step in steps:
+        rows_in[name] = batch.num_rows
+        t = time.perf_counter()
+        result = step(batch)
+        timings[name] = time.perf_counter() - t
+        batch, dropped = result.kept, result.dropped
+        drops.append(dropped)
+
+    t = time.perf_counter()
+    texts = batch.column("text").to_pylist()
+    batch = batch.select([c for c in DOC_COLUMNS if c in batch.column_names])
+    batch = batch.append_column("text_hash", pa.array([text_hash(x) for x in texts], pa.string()))
+    if cfg.dedup.near:
+        sigs = signatures(texts, cfg.dedup)
+        flat = pa.array(sigs.reshape(-1), pa.uint64())
+        batch = batch.append_column("minhash", pa.FixedSizeListArray.from_arrays(flat, cfg.dedup.num_perm))
+    timings["dedup_keys"] = time.perf_counter() - t
+
+    stats = {
+        "partition": part.name,
+        "source": part.source,
+        "input": part.path,
+        "input_records": input_records,
+        "input_bytes": input_bytes,
+        "rows_in": rows_in,
+        "survivors": batch.num_rows,
+        "seconds": {k: round(v, 4) for k, v in timings.items()},
+        "warnings": read.warnings,
+    }
+    write_parquet(drops_path, ledger.concat(drops))
+    write_json(stats_path, stats)
+    write_arrow(docs_path, batch)
+    mark_done(docs_path)
+    return stats
+
+
+def load_dedup_keys(part: Partition, work: Path, with_minhash: bool) -> tuple[list[str], list[str], np.ndarray | None]:
+    docs_path, _, _ = stage1_paths(work, part)
+    table = read_arrow(docs_path)
+    ids = table.column("id").to_pylist()
+    hashes = table.column("text_hash").to_pylist()
+    sigs = None
+    if with_minhash:
+        col = table.column("minhash").combine_chunks()
+        width = col.type.list_size
+        sigs = col.values.to_numpy(zero_copy_only=False).reshape(-1, width) if len(col) else np.empty((0, width), np.uint64)
+    return ids, hashes, sigs
+
+
+def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig, duplicates: dict[str, tuple[str, str]]) -> dict:
+    """Drop duplicates, write this partition's shards and its full ledger."""
+    ledger_path = out / "ledger" / f"{part.name}.parquet"
+    shard_list = work / "stage3" / f"{part.name}.shards.json"
+    if is_done(ledger_path):
+        return json.loads(shard_list.read_text())
+    docs_path, drops_path, _ = stage1_paths(work, part)
+    table = read_arrow(docs_path)
+    ids = table.column("id").to_pylist()
+    is_dup = np.array([i in duplicates for i in ids], dtype=bool)
+    kept = table.filter(pa.array(~is_dup)).drop_columns([c for c in ("text_hash", "minhash") if c in table.column_names])
+    dup = table.filter(pa.array(is_dup))
+    dup_ids = dup.column("id").to_pylist()
+    dup_rows = ledger.rows(
+        dup_ids,
+        dup.column("source").to_pylist(),
+        stage="dedup",
+        decision="duplicate",
+        reasons=[duplicates[i][1] for i in dup_ids],
+        duplicate_of=[duplicates[i][0] for i in dup_ids],
+        nbytes=[len(t.encode()) for t in dup.column("text").to_pylist()],
+    )
+    kept_rows = ledger.rows(
+        kept.column("id").to_pylist(),
+        kept.column("source").to_pylist(),
+        stage="output",
+        decision="kept",
+        nbytes=[len(t.encode()) for t in kept.column("text").to_pylist()],
+    )
+    shards = []
+    for k, start in enumerate(range(0, kept.num_rows, cfg.shard_rows)):
+        rel = f"data/shard-{part.index:05d}-{k:04d}.arrow"
+        chunk = kept.slice(start, cfg.shard_rows)
+        write_arrow(out / rel, chunk)
+        shards.append(
+            {
+                "path": rel,
+                "source": part.source,
+                "rows": chunk.num_rows,
+                "bytes": (out / rel).stat().st_size,
+                "text_bytes": sum(len(t.encode()) for t in chunk.column("text").to_pylist()),
+                "sha256": sha256_file(out / rel),
+            }
+        )
+    result = {"partition": part.name, "shards": shards, "kept": kept.num_rows, "duplicates": dup.num_rows}
+    write_json(shard_list, result)
+    write_parquet(ledger_path, ledger.concat([ledger.read_file(drops_path), dup_rows, kept_rows]))
+    mark_done(ledger_path)
+    return result

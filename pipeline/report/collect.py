@@ -1,0 +1,93 @@
+"""Gather every number the report shows from the files a run left behind (no recomputation).
+
+Works on a pipeline output directory (manifest.json of documents at its root) or a demo
+output directory (dataset/, tokenizer/, tokens/, models/ below it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from pipeline import ledger
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def dataset_dir(out: Path) -> Path:
+    return out if (out / "manifest.json").exists() and (out / "ledger").exists() else out / "dataset"
+
+
+def collect(out: Path) -> dict:
+    ds = dataset_dir(out)
+    manifest = _json(ds / "manifest.json")
+    if manifest is None:
+        raise FileNotFoundError(f"no dataset manifest under {out} (expected manifest.json or dataset/manifest.json)")
+    led = ledger.read(ds / "ledger")
+    stats = [json.loads(p.read_text()) for p in sorted((ds / "_work" / "stage1").glob("*.stats.json"))]
+    input_records = sum(s["input_records"] for s in stats)
+
+    by_stage = (
+        led.group_by(["stage", "decision", "reason"])
+        .aggregate([("id", "count"), ("bytes", "sum")])
+        .sort_by([("stage", "ascending"), ("decision", "ascending"), ("reason", "ascending")])
+        .to_pylist()
+    )
+    by_source = (
+        led.group_by(["source", "decision"]).aggregate([("id", "count")]).sort_by("source").to_pylist()
+    )
+    seconds: dict[str, float] = {}
+    rows_in: dict[str, int] = {}
+    for s in stats:
+        for k, v in s["seconds"].items():
+            seconds[k] = seconds.get(k, 0.0) + v
+        for k, v in s["rows_in"].items():
+            rows_in[k] = rows_in.get(k, 0) + v
+    dup = led.filter(pc.equal(led["decision"], "duplicate"))
+
+    report: dict = {
+        "input_records": input_records,
+        "ledger_rows": led.num_rows,
+        "decisions": ledger.decision_counts(led),
+        "by_stage": by_stage,
+        "by_source": by_source,
+        "duplicates": {
+            "exact": int(pc.sum(pc.equal(dup["reason"], "exact")).as_py() or 0),
+            "near": int(pc.sum(pc.equal(dup["reason"], "near")).as_py() or 0),
+        },
+        "stage_seconds": seconds,
+        "stage_rows_in": rows_in,
+        "warnings": [w for s in stats for w in s["warnings"]],
+        "dataset": {"rows": manifest["rows"], "shards": len(manifest["shards"]), "per_source": manifest["per_source"]},
+        "doc_lengths": _doc_lengths(ds, manifest),
+    }
+    tok = _json(out / "tokenizer" / "yuliao_tokenizer.json")
+    if tok:
+        report["tokenizer"] = {"vocab_size": tok.get("vocab_size"), "kind": tok.get("kind")}
+    tokens = _json(out / "tokens" / "manifest.json")
+    if tokens:
+        report["tokens"] = {"total": tokens["total_tokens"], "per_source": tokens["tokens_per_source"]}
+    mixture = _json(out / "tokens" / "mixture.json")
+    if mixture:
+        report["mixture"] = mixture
+    runs = {}
+    for p in sorted((out / "models").glob("*/result.json")):
+        runs[p.parent.name] = json.loads(p.read_text())
+    if runs:
+        report["runs"] = runs
+    return report
+
+
+def _doc_lengths(ds: Path, manifest: dict) -> dict[str, list[int]]:
+    """Characters per kept document, by source (for the length histogram)."""
+    from pipeline.io.atomic import read_arrow
+
+    out: dict[str, list[int]] = {}
+    for shard in manifest["shards"]:
+        t = read_arrow(ds / shard["path"])
+        out.setdefault(shard["source"], []).extend(pc.utf8_length(t["text"]).to_pylist())
+    return out

@@ -1,0 +1,182 @@
+"""The pipeline job: partitions in parallel on Dask, one global dedup decision, atomic outputs.
+
+    stage 1 (per input file, parallel): read → decode → extract → clean → langid → filter → dedup keys
+    stage 2 (driver):                   exact + MinHash-LSH duplicates over the survivors' keys only
+    stage 3 (per input file, parallel): drop duplicates, write shards + the partition's ledger
+    finish (driver):                    check the ledger balances, write manifest.json
+
+Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, _work/ (resume state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+
+from pipeline import __version__, ledger
+from pipeline.cluster import map_tasks
+from pipeline.config import PipelineConfig, SourceConfig
+from pipeline.io.atomic import is_done, mark_done, write_json, write_parquet
+from pipeline.partition import Partition, load_dedup_keys, run_stage1, run_stage3
+
+
+class OutputConflict(RuntimeError):
+    """The output directory holds a run made with a different configuration."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    output: Path
+    manifest: dict
+    stats: list[dict]
+    warnings: list[str]
+
+
+def expand_paths(source: SourceConfig, base_dir: Path) -> list[str]:
+    """Resolve globs (any fsspec URL); relative local paths are relative to the manifest."""
+    found: list[str] = []
+    for pattern in source.paths:
+        if "://" not in pattern and not Path(pattern).is_absolute():
+            pattern = str((base_dir / pattern).resolve())
+        fs, _, paths = fsspec.core.get_fs_token_paths(pattern)
+        if not paths:
+            raise FileNotFoundError(f"sources[{source.name}].paths: nothing matches {pattern!r}")
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        found.extend(p if protocol == "file" else f"{protocol}://{p}" for p in sorted(paths))
+    return found
+
+
+def plan_partitions(sources: list[SourceConfig], base_dir: Path) -> list[Partition]:
+    parts: list[Partition] = []
+    for src in sources:
+        for path in expand_paths(src, base_dir):
+            parts.append(Partition(len(parts), src.name, path, src.format, src.text_field))
+    return parts
+
+
+def _fingerprint(parts: list[Partition], cfg: PipelineConfig) -> str:
+    blob = json.dumps(
+        {"parts": [p.__dict__ for p in parts], "config": cfg.model_dump(mode="json"), "version": __version__},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _prepare_output(out: Path, fingerprint: str, overwrite: bool) -> Path:
+    work = out / "_work"
+    stamp = work / "fingerprint"
+    if stamp.exists() and stamp.read_text() != fingerprint:
+        if not overwrite:
+            raise OutputConflict(
+                f"{out} holds a run with different inputs or config; pass --overwrite or choose another --output"
+            )
+        for sub in ("_work", "data", "ledger"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+        (out / "manifest.json").unlink(missing_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return work
+
+
+def find_duplicates(parts: list[Partition], work: Path, cfg: PipelineConfig) -> dict[str, tuple[str, str]]:
+    """Global dedup over all survivors: id → (kept id, "exact" | "near").
+
+    Partition order, then row order, is the deterministic rule for which copy is kept.
+    Only ids, hashes and signatures come to the driver (not text).
+    """
+    from pipeline.dedup.exact import exact_duplicates
+    from pipeline.dedup.lsh import near_duplicates
+
+    result_path = work / "dedup.parquet"
+    if is_done(result_path):
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(result_path).to_pylist()
+        return {r["id"]: (r["duplicate_of"], r["reason"]) for r in t}
+
+    import numpy as np
+    import pyarrow as pa
+
+    ids: list[str] = []
+    hashes: list[str] = []
+    sig_blocks = []
+    for part in parts:
+        p_ids, p_hashes, p_sigs = load_dedup_keys(part, work, with_minhash=cfg.dedup.near)
+        ids += p_ids
+        hashes += p_hashes
+        if p_sigs is not None:
+            sig_blocks.append(p_sigs)
+    dupes: dict[str, tuple[str, str]] = {}
+    if cfg.dedup.exact:
+        dupes.update((d, (k, "exact")) for d, k in exact_duplicates(ids, hashes).items())
+    if cfg.dedup.near and ids:
+        sigs = np.concatenate(sig_blocks)
+        keep = np.array([i not in dupes for i in ids])
+        rest_ids = [i for i, k in zip(ids, keep, strict=True) if k]
+        dupes.update((d, (k, "near")) for d, k in near_duplicates(rest_ids, sigs[keep], cfg.dedup).items())
+    table = pa.table(
+        {
+            "id": pa.array(list(dupes), pa.string()),
+            "duplicate_of": pa.array([v[0] for v in dupes.values()], pa.string()),
+            "reason": pa.array([v[1] for v in dupes.values()], pa.string()),
+        }
+    )
+    write_parquet(result_path, table)
+    mark_done(result_path)
+    return dupes
+
+
+def run_pipeline(
+    sources: list[SourceConfig],
+    cfg: PipelineConfig,
+    output: Path,
+    client: object | None,
+    base_dir: Path,
+    overwrite: bool = False,
+    resolved_config: dict | None = None,
+) -> RunResult:
+    parts = plan_partitions(sources, base_dir)
+    work = _prepare_output(output, _fingerprint(parts, cfg), overwrite)
+
+    stats = map_tasks(client, run_stage1, parts, "extract+filter", work=work, cfg=cfg)
+    warnings = [w for s in stats for w in s["warnings"]]
+    for w in warnings:
+        print(f"WARNING: {w}", flush=True)
+
+    duplicates = find_duplicates(parts, work, cfg)
+    written = map_tasks(client, run_stage3, parts, "dedup+write", work=work, out=output, cfg=cfg, duplicates=duplicates)
+
+    records_in = sum(s["input_records"] for s in stats)
+    full = ledger.read(output / "ledger")
+    ledger.check_balanced(full, records_in)
+
+    manifest = build_manifest(parts, stats, written, full, resolved_config or {"pipeline": cfg.model_dump(mode="json")})
+    write_json(output / "manifest.json", manifest)
+    return RunResult(output=output, manifest=manifest, stats=stats, warnings=warnings)
+
+
+def build_manifest(parts: list[Partition], stats: list[dict], written: list[dict], full, config: dict) -> dict:
+    shards = [s for w in written for s in w["shards"]]
+    per_source: dict[str, dict] = {}
+    for part, st in zip(parts, stats, strict=True):
+        src = per_source.setdefault(part.source, {"inputs": 0, "input_records": 0, "documents": 0, "text_bytes": 0})
+        src["inputs"] += 1
+        src["input_records"] += st["input_records"]
+    for sh in shards:
+        per_source[sh["source"]]["documents"] += sh["rows"]
+        per_source[sh["source"]]["text_bytes"] += sh["text_bytes"]
+    return {
+        "format": "yuliao.documents/1",
+        "code_version": __version__,
+        "shards": shards,
+        "rows": sum(s["rows"] for s in shards),
+        "per_source": per_source,
+        "ledger": {"path": "ledger", "rows": full.num_rows, "decisions": ledger.decision_counts(full)},
+        "inputs": [{"partition": p.name, "source": p.source, "path": p.path} for p in parts],
+        "config": config,
+    }

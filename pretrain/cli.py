@@ -1,0 +1,53 @@
+"""`yuliao pretrain MANIFEST`: train every run in the manifest's `pretrain` section.
+
+Launch plainly for one process, or with `torchrun --nproc-per-node N yuliao pretrain ...`
+for DDP; every rank runs this same command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
+    """Train the manifest's runs against the token shards/mixture/tokenizer under `out`."""
+    from pipeline.io.atomic import write_json
+    from pretrain.train import train
+
+    data = manifest.pretrain_data
+    results = []
+    for run in manifest.pretrain.runs:
+        if only and run.name != only:
+            continue
+        run_dir = out / "models" / run.name
+        result = train(run, out / data.tokens, out / data.mixture, out / data.tokenizer, run_dir)
+        write_json(run_dir / "result.json", result)
+        results.append(result)
+    return results
+
+
+def pretrain_command(
+    manifest: Annotated[Path, typer.Argument(help="run manifest with a `pretrain:` section")],
+    output: Annotated[Path, typer.Option(help="run directory holding tokens/, tokenizer/; models go to models/")] = Path(
+        "out"
+    ),
+    run: Annotated[str | None, typer.Option(help="train only the run with this name")] = None,
+) -> None:
+    from pipeline.cli.common import manifest_or_exit
+
+    m = manifest_or_exit(manifest)
+    if m.pretrain is None:
+        typer.secho(f"{manifest}: no `pretrain:` section", fg="red", err=True)
+        raise typer.Exit(2)
+    names = [r.name for r in m.pretrain.runs]
+    if run and run not in names:
+        typer.secho(f"--run {run!r}: not in the manifest (runs: {names})", fg="red", err=True)
+        raise typer.Exit(2)
+    for result in train_runs(m, output, run):
+        typer.echo(
+            f"{result['name']} ({result['objective']}): loss first-20 mean {result['first20_mean']:.3f} → "
+            f"last-20 mean {result['last20_mean']:.3f}; model at {result['model_dir']}"
+        )
