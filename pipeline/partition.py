@@ -96,7 +96,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     batch = batch.append_column("text_hash", pa.array([text_hash(x) for x in texts], pa.string()))
     if cfg.dedup.near:
         sigs = signatures(texts, cfg.dedup)
-        flat = pa.array(sigs.reshape(-1), pa.uint64())
+        flat = pa.array(sigs.reshape(-1))
         batch = batch.append_column("minhash", pa.FixedSizeListArray.from_arrays(flat, cfg.dedup.num_perm))
     timings["dedup_keys"] = time.perf_counter() - t
 
@@ -127,7 +127,7 @@ def load_dedup_keys(part: Partition, work: Path, with_minhash: bool) -> tuple[li
     if with_minhash:
         col = table.column("minhash").combine_chunks()
         width = col.type.list_size
-        sigs = col.values.to_numpy(zero_copy_only=False).reshape(-1, width) if len(col) else np.empty((0, width), np.uint64)
+        sigs = col.values.to_numpy(zero_copy_only=False).reshape(-1, width) if len(col) else np.empty((0, width), np.uint32)
     return ids, hashes, sigs
 
 

@@ -123,7 +123,9 @@ def _iter_parquet_texts(path: Path, text_field: str) -> Iterator[str]:
         yield from (t for t in batch.column(0).to_pylist() if t is not None)
 
 
-def iter_input_texts(path: str | Path, text_field: str = "text", max_docs: int | None = None) -> Iterator[str]:
+def iter_input_texts(
+    path: str | Path, text_field: str = "text", max_docs: int | None = None
+) -> Iterator[str]:
     """Stream texts from a pipeline dataset dir, a .jsonl / .jsonl.gz file, or a .parquet file."""
     path = Path(path)
     if path.is_dir():

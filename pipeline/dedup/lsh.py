@@ -8,6 +8,7 @@ import numpy as np
 from datasketch import LeanMinHash, MinHashLSH
 
 from pipeline.config import DedupConfig
+from pipeline.dedup.minhash import SCHEME
 
 
 def near_duplicates(ids: Sequence[str], sigs: np.ndarray, cfg: DedupConfig) -> dict[str, str]:
@@ -22,7 +23,7 @@ def near_duplicates(ids: Sequence[str], sigs: np.ndarray, cfg: DedupConfig) -> d
     kept_sigs: dict[str, np.ndarray] = {}
     dupes: dict[str, str] = {}
     for doc_id, sig in zip(ids, sigs, strict=True):
-        m = LeanMinHash(seed=cfg.seed, hashvalues=sig)
+        m = LeanMinHash(seed=cfg.seed, hashvalues=sig, scheme=SCHEME)
         match = None
         for cand in sorted(lsh.query(m), key=order.__getitem__):
             if float(np.mean(kept_sigs[cand] == sig)) >= cfg.threshold:

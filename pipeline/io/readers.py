@@ -173,10 +173,12 @@ def _read_warc_record(rec: Any, offset: int, out: _Collector) -> bool:
         content_type = headers.get_header("Content-Type")
         payload = rec.content_stream().read()
     # drain what is left of the record block and check it was all there: warcio silently
-    # returns short reads when a .warc.gz ends mid-record
+    # returns short reads when a .warc.gz ends mid-record, and a record whose headers were
+    # cut off has no Content-Length (so its block is not length-limited at all)
     while rec.raw_stream.read(1 << 16):
         pass
-    if getattr(rec.raw_stream, "limit", 0) > 0:
+    left = getattr(rec.raw_stream, "limit", None)
+    if left is None or left > 0:
         return False
     if rec.rec_type in DOC_RECORD_TYPES:
         out.add(offset, url, content_type, payload=payload)
@@ -195,7 +197,7 @@ def _numbered_lines(fh: Any) -> Iterator[tuple[int, bytes]]:
 
 def _read_jsonl(path: str, text_field: str, out: _Collector) -> None:
     gzipped = path.endswith(".gz")
-    parsed = with_text = 0
+    parsed = with_text = bad = 0
     lineno = 0
     with fsspec.open(path, "rb", compression="infer") as fh:
         lines = _numbered_lines(fh)
@@ -209,23 +211,21 @@ def _read_jsonl(path: str, text_field: str, out: _Collector) -> None:
                 break
             lineno, line = item
             record = _parse_line(line)
-            if record is None:
-                out.quarantine(lineno, "malformed_json", content_digest(line), len(line))
-                continue
-            parsed += 1
-            text = record.get(text_field)
+            text = record.get(text_field) if record is not None else None
+            if record is not None:
+                parsed += 1
             if not isinstance(text, str):
-                reason = "missing_text_field" if text is None else "text_not_string"
+                reason = "malformed_json" if record is None else "missing_text_field"
                 out.quarantine(lineno, reason, content_digest(line), len(line))
+                bad += 1
                 continue
             with_text += 1
             url = record.get("url")
             out.add(lineno, url if isinstance(url, str) and url else None, None, text=text)
     if parsed and not with_text:
-        raise ValueError(f"{path}: no record has the text field {text_field!r} (check text_field)")
-    n_bad = len(out.bad_ids)
-    if n_bad and not any("unreadable" in w for w in out.warnings):
-        out.warnings.append(f"{path}: {n_bad} lines quarantined (malformed JSON or no text)")
+        raise ValueError(f"{path}: no JSON record has a string field {text_field!r} (check text_field)")
+    if bad:
+        out.warnings.append(f"{path}: {bad} lines quarantined (malformed JSON or no {text_field!r} string)")
 
 
 def _parse_line(line: bytes) -> dict[str, Any] | None:
@@ -249,9 +249,13 @@ def _read_parquet(path: str, text_field: str, out: _Collector) -> None:
         except Exception as exc:
             out.truncated(0, f"read_error:{type(exc).__name__}", _remaining(fh, 0))
             return
-        names = pf.schema_arrow.names
-        if text_field not in names:
-            raise ValueError(f"{path}: text column {text_field!r} not found (columns: {names})")
+        schema = pf.schema_arrow
+        if text_field not in schema.names:
+            raise ValueError(f"{path}: text column {text_field!r} not found (columns: {schema.names})")
+        text_type = schema.field(text_field).type
+        if not _is_string_type(text_type):
+            raise ValueError(f"{path}: text column {text_field!r} has type {text_type}, expected string")
+        names = schema.names
         columns = [text_field] + (["url"] if "url" in names and text_field != "url" else [])
         row = 0
         try:
@@ -266,3 +270,8 @@ def _read_parquet(path: str, text_field: str, out: _Collector) -> None:
                     row += 1
         except Exception as exc:
             out.truncated(row, f"read_error:{type(exc).__name__}")
+
+
+def _is_string_type(t: pa.DataType) -> bool:
+    is_view = getattr(pa.types, "is_string_view", lambda _: False)
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or is_view(t)

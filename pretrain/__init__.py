@@ -1,0 +1,1 @@
+"""Pretraining: token shards + mixture -> objective-specific batches -> tiny transformers models."""

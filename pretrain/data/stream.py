@@ -1,0 +1,200 @@
+"""The deterministic mixture stream and the IterableDataset built on it.
+
+Layers, each a pure function of (seeds, index) so any rank/worker layout sees the same data:
+
+* document stream: document j's source is drawn with probability = mixture weight (numpy
+  Generator keyed by (mixture seed, block of j)); it is the next document of that source, each
+  source walking a seeded permutation of its documents and reshuffling per epoch;
+* token stream: the documents joined with EOS;
+* example g: tokens [g*C, (g+1)*C) of the token stream (C = raw tokens per example), turned into
+  model inputs by the objective's collator with a Generator keyed by (run seed, g).
+
+The only resumable state is `consumed`, the number of examples all ranks used so far.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from pretrain.data.shards import TokenShards
+
+BLOCK = 4096  # documents per sampling block; a constant of the stream format, not a tuning knob
+Collate = Callable[[np.ndarray, np.random.Generator], dict[str, torch.Tensor]]
+
+
+def load_mixture(path: str | Path) -> dict[str, Any]:
+    mixture = json.loads(Path(path).read_text())
+    if not mixture.get("sources"):
+        raise ValueError(f"{path}: mixture has no sources")
+    return mixture
+
+
+@dataclass
+class _Block:
+    """Documents [first, first+BLOCK) of the stream with their token spans."""
+
+    source: np.ndarray  # [BLOCK] int: index into DocStream.sources
+    doc: np.ndarray  # [BLOCK] int64: document id within its source
+    start: np.ndarray  # [BLOCK] int64: token offset of the document in the token stream
+    end: int  # token offset just past this block (last document's EOS included)
+
+
+class DocStream:
+    """Forward-only walker over the document and token streams of one mixture."""
+
+    def __init__(self, shards: TokenShards, mixture: dict[str, Any]) -> None:
+        self.shards, self.mixture = shards, mixture
+        self.seed = int(mixture["seed"])
+        weights = {s: float(v["weight"]) for s, v in sorted(mixture["sources"].items()) if v["weight"] > 0}
+        missing = [s for s in weights if s not in shards.index or shards.num_docs(s) == 0]
+        if missing:
+            raise ValueError(f"mixture sources {missing} have no documents in {shards.dir}")
+        self.sources = list(weights)
+        p = np.array([weights[s] for s in self.sources])
+        self.probs = p / p.sum()
+        self._lengths = [shards.doc_lengths(s) for s in self.sources]
+        self._perms: dict[tuple[int, int], np.ndarray] = {}
+        self._counts = np.zeros(len(self.sources), np.int64)  # documents drawn per source so far
+        self._next_block, self._next_token = 0, 0
+        self._blocks: list[_Block] = []
+
+    def _perm(self, s: int, epoch: int) -> np.ndarray:
+        key = (s, epoch)
+        if key not in self._perms:
+            self._perms.pop((s, epoch - 2), None)  # the walk only moves forward
+            rng = np.random.default_rng([self.seed, 1, s, epoch])
+            self._perms[key] = rng.permutation(len(self._lengths[s]))
+        return self._perms[key]
+
+    def _make_block(self) -> _Block:
+        rng = np.random.default_rng([self.seed, 0, self._next_block])
+        source = rng.choice(len(self.sources), size=BLOCK, p=self.probs)
+        doc = np.empty(BLOCK, np.int64)
+        length = np.empty(BLOCK, np.int64)
+        for s in range(len(self.sources)):
+            where = np.flatnonzero(source == s)
+            k = self._counts[s] + np.arange(len(where))  # position in this source's own stream
+            n = len(self._lengths[s])
+            for epoch in np.unique(k // n):
+                sel = k // n == epoch
+                doc[where[sel]] = self._perm(s, int(epoch))[k[sel] % n]
+            length[where] = self._lengths[s][doc[where]] + 1  # +1: the EOS after each document
+            self._counts[s] += len(where)
+        start = self._next_token + np.concatenate([[0], np.cumsum(length)[:-1]])
+        self._next_block += 1
+        self._next_token = int(start[-1] + length[-1])
+        return _Block(source=source, doc=doc, start=start, end=self._next_token)
+
+    def _seek(self, pos: int) -> _Block:
+        """The block holding token `pos`; blocks wholly before `pos` are dropped (forward-only)."""
+        while not self._blocks or self._blocks[-1].end <= pos:
+            self._blocks.append(self._make_block())
+        while self._blocks[0].end <= pos:
+            self._blocks.pop(0)
+        return self._blocks[0]
+
+    def tokens(self, pos: int, n: int) -> np.ndarray:
+        """Token stream [pos, pos+n) as int64.  Reads must not overlap or go backwards."""
+        out = np.empty(n, np.int64)
+        filled = 0
+        while filled < n:
+            p = pos + filled
+            block = self._seek(p)
+            j = int(np.searchsorted(block.start, p, side="right")) - 1
+            doc = self.shards.doc(self.sources[block.source[j]], int(block.doc[j]))
+            piece = np.append(doc, self.shards.eos_id)
+            take = piece[p - int(block.start[j]) :][: n - filled]
+            out[filled : filled + len(take)] = take
+            filled += len(take)
+        return out
+
+    def documents(self, n: int) -> tuple[list[str], np.ndarray]:
+        """The first `n` (source, doc id) draws of the stream (for inspection and tests)."""
+        fresh = DocStream(self.shards, self.mixture)
+        blocks = [fresh._make_block() for _ in range(-(-n // BLOCK))]
+        src = np.concatenate([b.source for b in blocks])[:n]
+        doc = np.concatenate([b.doc for b in blocks])[:n]
+        return [self.sources[i] for i in src], doc
+
+    def tokens_per_source(self, n_tokens: int) -> dict[str, int]:
+        """Document tokens (EOS excluded) each source contributed to token stream [0, n_tokens)."""
+        fresh = DocStream(self.shards, self.mixture)
+        totals = np.zeros(len(self.sources), np.int64)
+        while fresh._next_token < n_tokens:
+            b = fresh._make_block()
+            doc_len = np.diff(np.append(b.start, b.end)) - 1
+            np.add.at(totals, b.source, np.clip(n_tokens - b.start, 0, doc_len))
+        return {s: int(t) for s, t in zip(self.sources, totals, strict=True)}
+
+
+class PretrainStream(IterableDataset):
+    """Infinite stream of ready batches (dicts of tensors) for one rank.
+
+    Rank r of R owns examples g with g % R == r.  Inside a rank, DataLoader worker w of W builds
+    the rank's batches k with k % W == w, and the DataLoader hands batches back round-robin, so
+    the batch order is the same for any W and after every optimizer step the examples used by
+    all ranks are exactly [0, consumed).  Use it with `DataLoader(ds, batch_size=None)`.
+    """
+
+    def __init__(
+        self,
+        tokens_dir: str | Path,
+        mixture: str | Path | dict[str, Any],
+        collate: Collate,
+        chunk_len: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        super().__init__()
+        self.shards = TokenShards(tokens_dir)
+        self.mixture = mixture if isinstance(mixture, dict) else load_mixture(mixture)
+        self.collate, self.chunk_len, self.batch_size = collate, chunk_len, batch_size
+        self.seed, self.rank, self.world = seed, rank, world
+        self.consumed = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "consumed": self.consumed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if int(state["seed"]) != self.seed:
+            raise ValueError(f"data state has seed {state['seed']}, this stream has seed {self.seed}")
+        self.consumed = int(state["consumed"])
+
+    def example(self, chunk: np.ndarray, g: int) -> dict[str, torch.Tensor]:
+        """Model inputs of example g; randomness depends only on (seed, g)."""
+        rng = np.random.default_rng([self.seed, g])
+        return self.collate(chunk[None, :], rng)
+
+    def index_batches(self, worker: int = 0, num_workers: int = 1) -> Iterator[list[int]]:
+        """Global example indices of this rank's batches that `worker` builds, in order."""
+        start = self.consumed
+        first = start + (self.rank - start) % self.world  # first g >= consumed owned by this rank
+        k = worker
+        while True:
+            base = first + k * self.batch_size * self.world
+            yield [base + i * self.world for i in range(self.batch_size)]
+            k += num_workers
+
+    def iter_batches(self, worker: int = 0, num_workers: int = 1) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+        stream = DocStream(self.shards, self.mixture)
+        for indices in self.index_batches(worker, num_workers):
+            examples = [self.example(stream.tokens(g * self.chunk_len, self.chunk_len), g) for g in indices]
+            yield indices, {k: torch.cat([e[k] for e in examples]) for k in examples[0]}
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        info = get_worker_info()
+        worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        for _, batch in self.iter_batches(worker, num_workers):
+            if info is None:  # in-process: keep state_dict() current; workers' copies can't
+                self.consumed += self.batch_size * self.world
+            yield batch

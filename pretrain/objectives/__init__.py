@@ -1,0 +1,106 @@
+"""Pure collators: raw token chunks [B, C] (+ a numpy Generator) -> dict of tensors for the model.
+
+`chunk_length` says how many raw stream tokens one example of an objective eats; `make_collate`
+binds a run's hyper-parameters so the data stream can call `collate(chunks, rng)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pretrain.objectives.clm import clm_collate
+from pretrain.objectives.mlm import mlm_collate
+from pretrain.objectives.plm import plm_collate
+from pretrain.objectives.span import compute_input_and_target_lengths, span_collate
+
+if TYPE_CHECKING:
+    from pretrain.config import RunConfig
+    from pretrain.data.stream import Collate
+
+NUM_SENTINELS = 100
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    """Fixed special ids of the project tokenizer; sentinel i is vocab_size-1-i (T5 convention)."""
+
+    vocab_size: int
+    pad: int = 0
+    bos: int = 1
+    eos: int = 2
+    unk: int = 3
+    mask: int = 4
+    cls: int = 5
+    sep: int = 6
+    num_sentinels: int = NUM_SENTINELS
+
+    def sentinel(self, i: int) -> int:
+        return self.vocab_size - 1 - i
+
+    @property
+    def special(self) -> np.ndarray:
+        """Every id that must never be masked, predicted or sampled as a random token."""
+        named = [self.pad, self.bos, self.eos, self.unk, self.mask, self.cls, self.sep]
+        sentinels = range(self.vocab_size - self.num_sentinels, self.vocab_size)
+        return np.unique(np.array([*named, *sentinels], dtype=np.int64))
+
+    @property
+    def ordinary(self) -> np.ndarray:
+        """Ids that are plain text pieces (candidates for MLM's random replacement)."""
+        return np.setdiff1d(np.arange(self.vocab_size, dtype=np.int64), self.special)
+
+
+def special_ids(tokenizer: Any) -> SpecialIds:
+    """Read the special ids from a loaded tokenizer and check they match the project contract."""
+    ids = SpecialIds(
+        vocab_size=len(tokenizer),
+        pad=tokenizer.pad_token_id,
+        bos=tokenizer.bos_token_id,
+        eos=tokenizer.eos_token_id,
+        unk=tokenizer.unk_token_id,
+        mask=tokenizer.mask_token_id,
+        cls=tokenizer.cls_token_id,
+        sep=tokenizer.sep_token_id,
+    )
+    first = tokenizer.convert_tokens_to_ids("<extra_id_0>")
+    if first != ids.sentinel(0):
+        raise ValueError(f"<extra_id_0> has id {first}, expected vocab_size-1 = {ids.sentinel(0)}")
+    return ids
+
+
+def chunk_length(run: RunConfig) -> int:
+    """Raw stream tokens per example: mlm adds <cls>/<sep>, span eats more than it emits."""
+    if run.objective == "mlm":
+        return run.seq_len - 2
+    if run.objective == "span":
+        return compute_input_and_target_lengths(run.seq_len, run.noise_density, run.mean_span_length)[0]
+    return run.seq_len
+
+
+def make_collate(run: RunConfig, ids: SpecialIds) -> Collate:
+    """The objective's collator with this run's hyper-parameters bound (picklable for workers)."""
+    if run.objective == "clm":
+        return clm_collate
+    if run.objective == "mlm":
+        return partial(mlm_collate, ids=ids, seq_len=run.seq_len, mlm_probability=run.mlm_probability)
+    if run.objective == "span":
+        return partial(
+            span_collate, ids=ids, noise_density=run.noise_density, mean_noise_span_length=run.mean_span_length
+        )
+    return partial(plm_collate, ids=ids, max_span=run.plm_max_span, predict_ratio=run.plm_predict_ratio)
+
+
+__all__ = [
+    "SpecialIds",
+    "chunk_length",
+    "clm_collate",
+    "make_collate",
+    "mlm_collate",
+    "plm_collate",
+    "span_collate",
+    "special_ids",
+]

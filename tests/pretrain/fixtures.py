@@ -1,0 +1,143 @@
+"""Tiny end-to-end inputs for pretrain tests: tokenizer dir, token shards + manifest, mixture JSON.
+
+Imported by the test modules (not a conftest) so each module builds what it needs in tmp dirs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from pipeline.io.atomic import sha256_file, write_arrow, write_json
+
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>", "<cls>", "<sep>"]
+WEIGHTS = {"web": 0.5, "books": 0.3, "code": 0.2}
+
+_NOUNS = "cat dog river city teacher market garden window story engine number letter".split()
+_VERBS = "sees builds opens finds reads carries paints follows writes counts".split()
+_ADJS = "small old quiet bright green heavy happy strange".split()
+_ZH = "我们 今天 学习 中文 天气 很好 城市 河流 老师 市场 花园 故事".split()
+
+
+def _sentence(rng: random.Random, source: str) -> str:
+    if source == "code":
+        v, n = rng.choice(_NOUNS), rng.randint(0, 99)
+        return rng.choice([f"def {v}(x): return x + {n}", f"for {v} in range({n}): print({v})", f"{v} = [{n}, {n + 1}]"])
+    if source == "books":
+        return "".join(rng.choice(_ZH) for _ in range(rng.randint(3, 7))) + "。"
+    a, n, v, n2 = rng.choice(_ADJS), rng.choice(_NOUNS), rng.choice(_VERBS), rng.choice(_NOUNS)
+    return f"The {a} {n} {v} the {n2}."
+
+
+def make_docs(per_source: int = 120, seed: int = 0) -> dict[str, list[str]]:
+    rng = random.Random(seed)
+    return {
+        src: [" ".join(_sentence(rng, src) for _ in range(rng.randint(1, 5))) for _ in range(per_source)]
+        for src in WEIGHTS
+    }
+
+
+def build_tokenizer(out: Path, texts: list[str], vocab_size: int = 600) -> PreTrainedTokenizerFast:
+    """Byte-level BPE with the project's fixed special ids and 100 T5 sentinels at the top."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size - 100,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    sentinels = [f"<extra_id_{i}>" for i in reversed(range(100))]  # <extra_id_0> gets the last id
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+        cls_token="<cls>",
+        sep_token="<sep>",
+        extra_special_tokens=sentinels,
+    )
+    fast.save_pretrained(out)
+    return fast
+
+
+def build_tokens(out: Path, tokenizer: PreTrainedTokenizerFast, docs: dict[str, list[str]], n_shards: int = 2) -> None:
+    """Arrow shards (sources interleaved across shards) + manifest.json, as the tokenizer stage writes."""
+    rows = [(src, i, text) for src, texts in docs.items() for i, text in enumerate(texts)]
+    shards, totals = [], dict.fromkeys(docs, 0)
+    for s in range(n_shards):
+        part = rows[s::n_shards]
+        ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for _, _, text in part]
+        table = pa.table(
+            {
+                "id": [f"{src}-{i}" for src, i, _ in part],
+                "source": [src for src, _, _ in part],
+                "input_ids": pa.array(ids, type=pa.list_(pa.uint16())),
+            }
+        )
+        path = out / f"shard-{s:05d}.arrow"
+        write_arrow(path, table)
+        per_source = dict.fromkeys(docs, 0)
+        for (src, _, _), x in zip(part, ids, strict=True):
+            per_source[src] += len(x)
+            totals[src] += len(x)
+        shards.append(
+            {
+                "path": path.name,
+                "rows": len(part),
+                "bytes": path.stat().st_size,
+                "sha256": sha256_file(path),
+                "tokens": sum(per_source.values()),
+                "tokens_per_source": per_source,
+            }
+        )
+    write_json(
+        out / "manifest.json",
+        {
+            "shards": shards,
+            "tokens_per_source": totals,
+            "total_tokens": sum(totals.values()),
+            "dtype": "uint16",
+            "tokenizer": {"path": "tokenizer", "sha256": "0" * 64, "vocab_size": len(tokenizer)},
+            "eos_id": tokenizer.eos_token_id,
+            "pad_id": tokenizer.pad_token_id,
+        },
+    )
+
+
+def build_mixture(path: Path, weights: dict[str, float], seed: int = 1234, budget_tokens: int = 100_000) -> None:
+    total = sum(weights.values())
+    sources = {s: {"weight": w / total, "tokens": int(budget_tokens * w / total), "epochs": 1.0} for s, w in weights.items()}
+    path.write_text(json.dumps({"seed": seed, "budget_tokens": budget_tokens, "sources": sources}))
+
+
+@dataclass(frozen=True)
+class Workspace:
+    tokenizer_dir: Path
+    tokens_dir: Path
+    mixture_path: Path
+
+
+def build_workspace(root: Path, per_source: int = 120) -> Workspace:
+    docs = make_docs(per_source)
+    tokenizer = build_tokenizer(root / "tokenizer", [t for texts in docs.values() for t in texts])
+    build_tokens(root / "tokens", tokenizer, docs)
+    build_mixture(root / "mixture.json", WEIGHTS)
+    return Workspace(root / "tokenizer", root / "tokens", root / "mixture.json")
+
+
+def doc_tokens(tokens_dir: Path) -> int:
+    return int(json.loads((tokens_dir / "manifest.json").read_text())["total_tokens"])
+
+
+__all__ = ["Workspace", "build_workspace", "doc_tokens"]

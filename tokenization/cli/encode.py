@@ -1,0 +1,41 @@
+"""`yuliao tokenizer encode`: tokenize every shard of a dataset with Dask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def encode(
+    input: Annotated[Path, typer.Option("--input", help="Pipeline dataset dir (with manifest.json).")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="Tokenizer dir (with tokenizer.json).")],
+    output: Annotated[Path, typer.Option("--output", help="Directory for token shards + manifest.json.")],
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, help="Dask worker processes; 0 = threads in this process.")
+    ] = 0,
+    text_field: Annotated[str, typer.Option("--text-field", help="Column with the text.")] = "text",
+) -> None:
+    """Encode a dataset into list<uint16> token shards; resumes finished shards, reruns are byte-identical."""
+    from tokenization.encode import encode_dataset
+    from tokenization.train import DatasetError
+
+    try:
+        if workers == 0:
+            manifest = encode_dataset(input, tokenizer, output, text_field=text_field)
+        else:
+            from dask.distributed import Client, LocalCluster
+
+            with (
+                LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
+                Client(cluster) as client,
+            ):
+                manifest = encode_dataset(input, tokenizer, output, client, text_field=text_field)
+    except (DatasetError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(
+        f"encoded {manifest['rows']} docs in {len(manifest['shards'])} shards: "
+        f"{manifest['total_tokens']} tokens ({manifest['dtype']}) -> {output}"
+    )
