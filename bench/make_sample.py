@@ -5,6 +5,7 @@ The sample ships with the package so that `yuliao demo` and the tests never need
 GBK/GB18030 pages and meta-only charsets survive exactly as crawled.
 
 Usage: python bench/make_sample.py ../shared/corpora pipeline/sample_data
+(reads ../shared/bench for the planted near-copies of mirror.jsonl.gz)
 """
 
 from __future__ import annotations
@@ -77,5 +78,46 @@ def main(src: str, out: str) -> None:
     print(f"{sum(counts.values())} records, {total / 1e6:.2f} MB")
 
 
+
+
+def make_mirror(bench: str, sample: str) -> None:
+    """mirror.jsonl.gz: the dev dedup set's realistic near-copies of pages that are in the sample.
+
+    These are the bench set's planted copies (new header/footer boilerplate, a line deleted and
+    one inserted, punctuation width changes), so the demo has real near-duplicates to remove.
+    """
+    import gzip
+    import json
+
+    import numpy as np
+
+    sample_urls = set()
+    for path in glob.glob(os.path.join(sample, "*.warc.gz")):
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type == "response":
+                    sample_urls.add(rec.rec_headers.get_header("WARC-Target-URI"))
+    docs = {}
+    with gzip.open(os.path.join(bench, "dev_dedup.jsonl.gz"), "rt", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            docs[d["id"]] = d
+    truth = np.load(os.path.join(bench, "dev_dedup_truth.npz"))
+    ids = truth["ids"]
+    planted = set()
+    for r, c, j in zip(truth["r"], truth["c"], truth["j"], strict=True):
+        for copy, orig in ((ids[r], ids[c]), (ids[c], ids[r])):
+            if copy.startswith("p") and j >= 0.8 and docs[orig]["url"] in sample_urls:
+                planted.add(str(copy))
+    out = os.path.join(sample, "mirror.jsonl.gz")
+    with gzip.GzipFile(out, "wb", mtime=0) as fo:
+        for pid in sorted(planted):
+            d = docs[pid]
+            fo.write((json.dumps({"url": d["url"], "text": d["text"]}, ensure_ascii=False) + "\n").encode())
+    print(f"{len(planted)} near-copies → {out}")
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    corpora, sample_dir = sys.argv[1:3]
+    main(corpora, sample_dir)
+    make_mirror(os.path.join(os.path.dirname(corpora.rstrip("/")), "bench"), sample_dir)

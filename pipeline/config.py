@@ -20,7 +20,9 @@ class SourceConfig(Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="mixture source name, used in ids")
     paths: list[str] = Field(default_factory=list, description="files or globs, any fsspec URL")
-    format: Literal["warc", "jsonl", "parquet"] = "warc"
+    format: Literal["auto", "warc", "jsonl", "parquet"] = Field(
+        default="auto", description="auto: from each file's extension (.warc[.gz], .jsonl[.gz], .parquet)"
+    )
     text_field: str = "text"
     weight: float = Field(gt=0, description="share of training tokens (normalised over sources)")
     tokens: int | None = Field(default=None, gt=0, description="declared token count (mixing without data)")

@@ -51,11 +51,25 @@ def expand_paths(source: SourceConfig, base_dir: Path) -> list[str]:
     return found
 
 
+_EXTENSIONS = {".warc": "warc", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+def infer_format(path: str) -> str:
+    stem = path.lower()
+    for comp in (".gz", ".zst", ".bz2", ".xz"):
+        stem = stem.removesuffix(comp)
+    for ext, fmt in _EXTENSIONS.items():
+        if stem.endswith(ext):
+            return fmt
+    raise ValueError(f"{path}: cannot tell the format from the extension; set the source's `format`")
+
+
 def plan_partitions(sources: list[SourceConfig], base_dir: Path) -> list[Partition]:
     parts: list[Partition] = []
     for src in sources:
         for path in expand_paths(src, base_dir):
-            parts.append(Partition(len(parts), src.name, path, src.format, src.text_field))
+            fmt = infer_format(path) if src.format == "auto" else src.format
+            parts.append(Partition(len(parts), src.name, path, fmt, src.text_field))
     return parts
 
 

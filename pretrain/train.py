@@ -6,9 +6,9 @@ Runs as a plain single CPU process or under torchrun (DDP); resumes from out_dir
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,9 @@ def train(
     consumed = dataset.consumed
 
     model = D.wrap_ddp(model, dist)
-    loader = DataLoader(dataset, batch_size=None, num_workers=run.num_workers, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        dataset, batch_size=None, num_workers=run.num_workers, pin_memory=device.type == "cuda"
+    )
     batches = iter(loader)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     tokens_per_step = examples_per_step * run.seq_len

@@ -144,10 +144,12 @@ def _read_warc(path: str, out: _Collector) -> None:
     gzipped = path.endswith(".gz")
     with fsspec.open(path, "rb", compression=None) as fh:
         records = ArchiveIterator(fh)
-        offset = 0
         try:
             for rec in records:
                 offset = records.offset  # start of this record; valid until its end is read
+                if rec.format != "warc":  # warcio falls back to ARC parsing on anything else
+                    out.truncated(offset, "read_error:not_warc", _remaining(fh, offset))
+                    return
                 complete = _read_warc_record(rec, offset, out)
                 if not complete:
                     reason = "read_error:truncated_gzip" if gzipped else "read_error:truncated_record"

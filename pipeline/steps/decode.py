@@ -4,9 +4,9 @@ Chinese pages are still commonly served as GBK/GB18030, often with the charset o
 `<meta>` tag behind a bare `Content-Type: text/html` header, so the charset is taken from,
 in order: a byte-order mark, the HTTP header, the document itself (`<meta charset>`,
 `<meta http-equiv>`, `<?xml encoding=?>`) in the first 4 KB, strict UTF-8, charset-normalizer
-detection, and finally UTF-8 with replacement characters.  A declared charset is only used
-if the payload decodes under it without errors, so a lying header falls through to the
-next source instead of producing mojibake.
+detection, and finally the first declared charset (else UTF-8) with replacement characters.
+A declared charset is only used if the payload decodes under it without errors, so a lying
+header falls through to the next source instead of producing mojibake.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ _EXTRA_LABELS = {"x-gbk": "gbk", "x-sjis": "shift_jis", "x-euc-jp": "euc_jp", "u
 # non-ASCII UTF-8 is far more likely mislabelled than genuinely windows-1252
 _ALWAYS_DECODES = {"cp1252", "iso8859-15", "latin-1"}
 
+# without a BOM these are only ever detector false positives, and they turn short junk into
+# plausible-looking Han characters
+_NO_BOM_UNICODE = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
+
 _CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
 _XML_ENCODING = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)", re.I)
@@ -76,11 +80,15 @@ def mime_type(content_type: str | None) -> str | None:
 
 
 def sniff_declared(payload: bytes) -> list[str]:
-    """Charsets declared inside the document (meta tags, XML declaration), in order."""
+    """Charsets declared inside the document (meta tags, XML declaration), in order.
+
+    A document whose own markup is readable as ASCII cannot be UTF-16/32, so those labels
+    mean UTF-8 here (as browsers treat them, per the WHATWG HTML spec).
+    """
     head = payload[:SNIFF_BYTES]
     found = [m.group(1).decode("ascii", "replace") for m in _META_CHARSET.finditer(head)]
     found += [m.group(1).decode("ascii", "replace") for m in _XML_ENCODING.finditer(head)]
-    return found
+    return ["utf-8" if f.lower().startswith(("utf-16", "utf-32", "utf16", "utf32")) else f for f in found]
 
 
 def decode_payload(payload: bytes, content_type: str | None, is_html: bool = True) -> tuple[str, str]:
@@ -120,7 +128,7 @@ def _detect(payload: bytes) -> str | None:
     sample = payload[:DETECT_BYTES]
     if len(payload) > DETECT_BYTES and (cut := sample.rfind(b"\n")) > 0:
         sample = sample[:cut]  # don't hand the detector a multi-byte character cut in half
-    best = charset_normalizer.from_bytes(sample).best()
+    best = charset_normalizer.from_bytes(sample, cp_exclusion=_NO_BOM_UNICODE).best()
     return normalize_charset(best.encoding) if best is not None else None
 
 

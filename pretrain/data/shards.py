@@ -64,7 +64,9 @@ class TokenShards:
                 codes = encoded.indices.to_numpy()
                 for code, name in enumerate(names):
                     rows = np.flatnonzero(codes == code)
-                    parts.setdefault(name, []).append((np.full(len(rows), cid, np.int32), rows, lengths[rows]))
+                    parts.setdefault(name, []).append(
+                        (np.full(len(rows), cid, np.int32), rows, lengths[rows])
+                    )
         self._chunks = chunks
         self._index = {
             name: _SourceIndex(*(np.concatenate([p[i] for p in ps]) for i in range(3)))

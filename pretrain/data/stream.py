@@ -53,7 +53,12 @@ class DocStream:
     def __init__(self, shards: TokenShards, mixture: dict[str, Any]) -> None:
         self.shards, self.mixture = shards, mixture
         self.seed = int(mixture["seed"])
-        weights = {s: float(v["weight"]) for s, v in sorted(mixture["sources"].items()) if v["weight"] > 0}
+        # pipeline.mix writes `probability` (share / sum of shares); hand-written mixtures give `weight`
+        weights = {
+            s: float(v["probability"] if "probability" in v else v["weight"])
+            for s, v in sorted(mixture["sources"].items())
+        }
+        weights = {s: w for s, w in weights.items() if w > 0}
         missing = [s for s in weights if s not in shards.index or shards.num_docs(s) == 0]
         if missing:
             raise ValueError(f"mixture sources {missing} have no documents in {shards.dir}")
@@ -108,6 +113,8 @@ class DocStream:
         while filled < n:
             p = pos + filled
             block = self._seek(p)
+            if p < block.start[0]:
+                raise ValueError(f"DocStream reads only move forward; token {p} was already passed")
             j = int(np.searchsorted(block.start, p, side="right")) - 1
             doc = self.shards.doc(self.sources[block.source[j]], int(block.doc[j]))
             piece = np.append(doc, self.shards.eos_id)
@@ -185,7 +192,9 @@ class PretrainStream(IterableDataset):
             yield [base + i * self.world for i in range(self.batch_size)]
             k += num_workers
 
-    def iter_batches(self, worker: int = 0, num_workers: int = 1) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+    def iter_batches(
+        self, worker: int = 0, num_workers: int = 1
+    ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
         stream = DocStream(self.shards, self.mixture)
         for indices in self.index_batches(worker, num_workers):
             examples = [self.example(stream.tokens(g * self.chunk_len, self.chunk_len), g) for g in indices]

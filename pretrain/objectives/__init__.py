@@ -7,7 +7,7 @@ binds a run's hyper-parameters so the data stream can call `collate(chunks, rng)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,18 +37,19 @@ class SpecialIds:
     cls: int = 5
     sep: int = 6
     num_sentinels: int = NUM_SENTINELS
+    extra: tuple[int, ...] = ()  # any other special ids the tokenizer declares (e.g. <reserved_k>)
 
     def sentinel(self, i: int) -> int:
         return self.vocab_size - 1 - i
 
-    @property
+    @cached_property
     def special(self) -> np.ndarray:
         """Every id that must never be masked, predicted or sampled as a random token."""
-        named = [self.pad, self.bos, self.eos, self.unk, self.mask, self.cls, self.sep]
+        named = [self.pad, self.bos, self.eos, self.unk, self.mask, self.cls, self.sep, *self.extra]
         sentinels = range(self.vocab_size - self.num_sentinels, self.vocab_size)
         return np.unique(np.array([*named, *sentinels], dtype=np.int64))
 
-    @property
+    @cached_property
     def ordinary(self) -> np.ndarray:
         """Ids that are plain text pieces (candidates for MLM's random replacement)."""
         return np.setdiff1d(np.arange(self.vocab_size, dtype=np.int64), self.special)
@@ -65,6 +66,12 @@ def special_ids(tokenizer: Any) -> SpecialIds:
         mask=tokenizer.mask_token_id,
         cls=tokenizer.cls_token_id,
         sep=tokenizer.sep_token_id,
+        extra=tuple(
+            sorted(
+                set(tokenizer.all_special_ids)
+                | {i for i, t in tokenizer.added_tokens_decoder.items() if getattr(t, "special", False)}
+            )
+        ),
     )
     first = tokenizer.convert_tokens_to_ids("<extra_id_0>")
     if first != ids.sentinel(0):
@@ -89,7 +96,10 @@ def make_collate(run: RunConfig, ids: SpecialIds) -> Collate:
         return partial(mlm_collate, ids=ids, seq_len=run.seq_len, mlm_probability=run.mlm_probability)
     if run.objective == "span":
         return partial(
-            span_collate, ids=ids, noise_density=run.noise_density, mean_noise_span_length=run.mean_span_length
+            span_collate,
+            ids=ids,
+            noise_density=run.noise_density,
+            mean_noise_span_length=run.mean_span_length,
         )
     return partial(plm_collate, ids=ids, max_span=run.plm_max_span, predict_ratio=run.plm_predict_ratio)
 

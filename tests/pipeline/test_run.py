@@ -15,9 +15,9 @@ SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "sample_data"
 CFG = PipelineConfig(shard_rows=100)
 
 
-def _sources(web: str = "web-zh.warc.gz") -> list[SourceConfig]:
+def _sources() -> list[SourceConfig]:
     return [
-        SourceConfig(name="web", paths=[str(SAMPLE / web)], weight=0.7),
+        SourceConfig(name="web", paths=[str(SAMPLE / "web-zh.warc.gz"), str(SAMPLE / "mirror.jsonl.gz")], weight=0.7),
         SourceConfig(name="poems", paths=[str(SAMPLE / "poems.warc.gz")], weight=0.3),
     ]
 
@@ -39,7 +39,7 @@ def test_ledger_balances_and_decisions_make_sense(run_dir):
     led = ledger.read(run_dir / "ledger")
     stats = [json.loads(p.read_text()) for p in (run_dir / "_work" / "stage1").glob("*.stats.json")]
     records = sum(s["input_records"] for s in stats)
-    assert records == 135 + 300  # web-zh + poems records in the sample
+    assert records == 135 + 51 + 300  # web-zh + mirror + poems records in the sample
     assert led.num_rows == records == manifest["ledger"]["rows"]
     counts = ledger.decision_counts(led)
     assert counts["kept"] == manifest["rows"] > 300
@@ -67,7 +67,9 @@ def test_shards_match_manifest_and_contract(run_dir):
         total += t.num_rows
     assert total == manifest["rows"]
     docs = [r for s in manifest["shards"] for r in read_arrow(run_dir / s["path"]).to_pylist()]
-    assert not any("\ufffd" in d["text"] for d in docs), "GBK/GB18030 pages must decode cleanly"
+    gb = [d for d in docs if (d["charset"] or "").lower() in ("gb18030", "gbk", "gb2312")]
+    assert len(gb) > 30
+    assert not any("\ufffd" in d["text"] for d in gb), "GBK/GB18030 pages must decode cleanly"
     langs = {d["lang"] for d in docs}
     assert "zh" in langs
 
@@ -87,8 +89,8 @@ def test_rerun_is_byte_identical_and_resume_skips_done(run_dir, tmp_path):
     run_pipeline(_sources(), CFG, again, client=None, base_dir=SAMPLE)
     assert _tree_bytes(again) == _tree_bytes(run_dir)
 
-    # simulate a job killed after stage 1 of one partition: drop later outputs and rerun
-    done_marker(again / "ledger" / "part-00001.parquet").unlink()
+    # simulate a job killed midway: some partitions unfinished, no manifest yet; rerun
+    done_marker(again / "ledger" / "part-00002.parquet").unlink()
     (again / "manifest.json").unlink()
     (again / "_work" / "stage1" / "part-00000.arrow").unlink()
     done_marker(again / "_work" / "stage1" / "part-00000.arrow").unlink()

@@ -19,16 +19,31 @@ from pipeline.io.atomic import sha256_file, write_arrow, write_json
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>", "<cls>", "<sep>"]
 WEIGHTS = {"web": 0.5, "books": 0.3, "code": 0.2}
 
-_NOUNS = "cat dog river city teacher market garden window story engine number letter".split()
-_VERBS = "sees builds opens finds reads carries paints follows writes counts".split()
-_ADJS = "small old quiet bright green heavy happy strange".split()
-_ZH = "我们 今天 学习 中文 天气 很好 城市 河流 老师 市场 花园 故事".split()
+_NOUNS = [
+    "cat",
+    "dog",
+    "river",
+    "city",
+    "teacher",
+    "market",
+    "garden",
+    "window",
+    "story",
+    "engine",
+    "number",
+    "letter",
+]
+_VERBS = ["sees", "builds", "opens", "finds", "reads", "carries", "paints", "follows", "writes", "counts"]
+_ADJS = ["small", "old", "quiet", "bright", "green", "heavy", "happy", "strange"]
+_ZH = ["我们", "今天", "学习", "中文", "天气", "很好", "城市", "河流", "老师", "市场", "花园", "故事"]
 
 
 def _sentence(rng: random.Random, source: str) -> str:
     if source == "code":
         v, n = rng.choice(_NOUNS), rng.randint(0, 99)
-        return rng.choice([f"def {v}(x): return x + {n}", f"for {v} in range({n}): print({v})", f"{v} = [{n}, {n + 1}]"])
+        return rng.choice(
+            [f"def {v}(x): return x + {n}", f"for {v} in range({n}): print({v})", f"{v} = [{n}, {n + 1}]"]
+        )
     if source == "books":
         return "".join(rng.choice(_ZH) for _ in range(rng.randint(3, 7))) + "。"
     a, n, v, n2 = rng.choice(_ADJS), rng.choice(_NOUNS), rng.choice(_VERBS), rng.choice(_NOUNS)
@@ -71,7 +86,9 @@ def build_tokenizer(out: Path, texts: list[str], vocab_size: int = 600) -> PreTr
     return fast
 
 
-def build_tokens(out: Path, tokenizer: PreTrainedTokenizerFast, docs: dict[str, list[str]], n_shards: int = 2) -> None:
+def build_tokens(
+    out: Path, tokenizer: PreTrainedTokenizerFast, docs: dict[str, list[str]], n_shards: int = 2
+) -> None:
     """Arrow shards (sources interleaved across shards) + manifest.json, as the tokenizer stage writes."""
     rows = [(src, i, text) for src, texts in docs.items() for i, text in enumerate(texts)]
     shards, totals = [], dict.fromkeys(docs, 0)
@@ -115,9 +132,14 @@ def build_tokens(out: Path, tokenizer: PreTrainedTokenizerFast, docs: dict[str, 
     )
 
 
-def build_mixture(path: Path, weights: dict[str, float], seed: int = 1234, budget_tokens: int = 100_000) -> None:
+def build_mixture(
+    path: Path, weights: dict[str, float], seed: int = 1234, budget_tokens: int = 100_000
+) -> None:
     total = sum(weights.values())
-    sources = {s: {"weight": w / total, "tokens": int(budget_tokens * w / total), "epochs": 1.0} for s, w in weights.items()}
+    sources = {
+        s: {"weight": w / total, "tokens": int(budget_tokens * w / total), "epochs": 1.0}
+        for s, w in weights.items()
+    }
     path.write_text(json.dumps({"seed": seed, "budget_tokens": budget_tokens, "sources": sources}))
 
 

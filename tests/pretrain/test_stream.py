@@ -1,0 +1,148 @@
+"""Token shards, the mixture stream and the rank/worker split of the IterableDataset."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from pretrain.data.shards import TokenShards
+from pretrain.data.stream import DocStream, PretrainStream, load_mixture
+from pretrain.objectives import SpecialIds, clm_collate, mlm_collate
+from tests.pretrain.fixtures import WEIGHTS, Workspace, build_mixture, build_workspace
+
+IDS = SpecialIds(vocab_size=600)
+MLM = partial(mlm_collate, ids=IDS, seq_len=18)  # random masks: content depends on the example rng
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return build_workspace(tmp_path_factory.mktemp("stream"))
+
+
+def _stream(ws: Workspace, **kw) -> PretrainStream:
+    args = {"collate": MLM, "chunk_len": 16, "batch_size": 4, "seed": 7} | kw
+    return PretrainStream(ws.tokens_dir, ws.mixture_path, **args)
+
+
+def _take(stream: PretrainStream, n_batches: int) -> dict[int, dict[str, torch.Tensor]]:
+    """Examples by global index from the first n batches."""
+    out = {}
+    for (indices, batch), _ in zip(stream.iter_batches(), range(n_batches), strict=False):
+        for i, g in enumerate(indices):
+            out[g] = {k: v[i] for k, v in batch.items()}
+    return out
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_shards_expose_every_document(ws: Workspace) -> None:
+    shards = TokenShards(ws.tokens_dir)
+    manifest = json.loads((ws.tokens_dir / "manifest.json").read_text())
+    assert shards.sources == sorted(WEIGHTS)
+    for src in shards.sources:
+        assert shards.num_docs(src) == 120
+        assert int(shards.doc_lengths(src).sum()) == manifest["tokens_per_source"][src]
+        assert len(shards.doc(src, 5)) == shards.doc_lengths(src)[5]
+    assert shards.doc("web", 0).dtype == np.uint16
+
+
+def test_mixture_realises_weights(ws: Workspace) -> None:
+    stream = DocStream(TokenShards(ws.tokens_dir), load_mixture(ws.mixture_path))
+    sources, docs = stream.documents(40_000)
+    for src, weight in WEIGHTS.items():
+        assert sources.count(src) / len(sources) == pytest.approx(weight, abs=0.01)
+    # each source walks a permutation of its documents, reshuffled every epoch
+    web = docs[np.array(sources) == "web"]
+    first, second = web[:120], web[120:240]
+    assert sorted(first.tolist()) == list(range(120)) and sorted(second.tolist()) == list(range(120))
+    assert first.tolist() != second.tolist()
+    # same seed, same stream; another seed, another stream
+    assert stream.documents(500)[0] == sources[:500]
+    other = json.loads(ws.mixture_path.read_text()) | {"seed": 99}
+    assert DocStream(stream.shards, other).documents(500)[0] != sources[:500]
+
+
+def test_token_stream_joins_documents_with_eos(ws: Workspace, tmp_path: Path) -> None:
+    shards = TokenShards(ws.tokens_dir)
+    stream = DocStream(shards, load_mixture(ws.mixture_path))
+    sources, docs = stream.documents(50)
+    expected = np.concatenate(
+        [np.append(shards.doc(s, int(d)), shards.eos_id) for s, d in zip(sources, docs, strict=True)]
+    )
+    got = np.concatenate([stream.tokens(pos, 37) for pos in range(0, 37 * 10, 37)])  # forward reads
+    assert got.tolist() == expected[: len(got)].tolist()
+    realised = stream.tokens_per_source(len(got))
+    assert sum(realised.values()) == len(got) - int((got == shards.eos_id).sum())
+
+    only_books = tmp_path / "mix.json"  # a zero weight source is never drawn
+    build_mixture(only_books, {"books": 1.0, "web": 0.0})
+    assert set(DocStream(shards, load_mixture(only_books)).documents(1000)[0]) == {"books"}
+
+
+def test_ranks_are_disjoint_and_cover_the_single_rank_stream(ws: Workspace) -> None:
+    single = _take(_stream(ws), 6)  # 24 examples
+    rank0 = _take(_stream(ws, rank=0, world=2), 3)
+    rank1 = _take(_stream(ws, rank=1, world=2), 3)
+    assert sorted(single) == list(range(24))
+    assert not set(rank0) & set(rank1)
+    assert sorted(set(rank0) | set(rank1)) == list(range(24))
+    for g, example in {**rank0, **rank1}.items():
+        assert _same(example, single[g])  # same tokens and same random masks whatever the layout
+    assert example["input_ids"].shape == (18,)
+
+
+def test_workers_split_batches_without_changing_order(ws: Workspace) -> None:
+    stream = _stream(ws, rank=1, world=2)
+    one = [b for b, _ in zip(stream.index_batches(), range(6), strict=False)]
+    w0 = [b for b, _ in zip(stream.index_batches(0, 3), range(2), strict=False)]
+    w1 = [b for b, _ in zip(stream.index_batches(1, 3), range(2), strict=False)]
+    w2 = [b for b, _ in zip(stream.index_batches(2, 3), range(2), strict=False)]
+    assert [w0[0], w1[0], w2[0], w0[1], w1[1], w2[1]] == one  # DataLoader's round-robin order
+
+    plain = [b for b, _ in zip(DataLoader(_stream(ws), batch_size=None), range(4), strict=False)]
+    multi = [
+        b for b, _ in zip(DataLoader(_stream(ws), batch_size=None, num_workers=2), range(4), strict=False)
+    ]
+    assert all(_same(a, b) for a, b in zip(plain, multi, strict=True))
+
+
+def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
+    stream = _stream(ws)
+    batches = iter(stream)
+    for _ in range(5):
+        next(batches)
+    state = stream.state_dict()
+    assert state == {"seed": 7, "consumed": 20}
+    expected = next(batches)
+
+    resumed = _stream(ws)
+    resumed.load_state_dict(state)
+    assert _same(next(iter(resumed)), expected)
+
+    # a different topology resumes the same global stream: 2 ranks continue at examples 20, 21, ...
+    reference = _take(_stream(ws), 9)
+    halves = [_stream(ws, rank=r, world=2) for r in range(2)]
+    for h in halves:
+        h.load_state_dict(state)
+    got = {**_take(halves[0], 2), **_take(halves[1], 2)}
+    assert sorted(got) == list(range(20, 36))
+    assert all(_same(got[g], reference[g]) for g in got)
+
+    with pytest.raises(ValueError, match="seed"):
+        resumed.load_state_dict({"seed": 8, "consumed": 0})
+
+
+def test_clm_examples_are_consecutive_slices_of_the_token_stream(ws: Workspace) -> None:
+    stream = _stream(ws, collate=clm_collate, chunk_len=16, batch_size=3)
+    tokens = DocStream(stream.shards, stream.mixture).tokens(0, 16 * 6)
+    batches = [b for b, _ in zip(stream, range(2), strict=False)]
+    got = torch.cat([b["input_ids"] for b in batches]).reshape(-1)
+    assert got.tolist() == tokens.tolist()
