@@ -66,7 +66,7 @@ def main(src: str, out: str) -> None:
                 if counts.get(key, 0) >= _cap(key):
                     continue
                 if fname not in writers:
-                    fo = open(os.path.join(out, fname), "wb")
+                    fo = open(os.path.join(out, fname), "wb")  # noqa: SIM115 (closed below)
                     writers[fname] = (fo, WARCWriter(fo, gzip=True))
                 counts[key] = counts.get(key, 0) + 1
                 writers[fname][1].write_record(rec)
@@ -76,8 +76,6 @@ def main(src: str, out: str) -> None:
         print(f"{counts[key]:5d}  {key}")
     total = sum(os.path.getsize(os.path.join(out, f)) for f in writers)
     print(f"{sum(counts.values())} records, {total / 1e6:.2f} MB")
-
-
 
 
 def make_mirror(bench: str, sample: str) -> None:

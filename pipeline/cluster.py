@@ -47,7 +47,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             cluster.close()
 
 
-def map_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], desc: str, **kwargs: Any) -> list[Any]:
+def map_tasks(
+    client: Any, fn: Callable[..., Any], items: Sequence[Any], desc: str, **kwargs: Any
+) -> list[Any]:
     """Run `fn(item, **kwargs)` for every item; results in input order, with a progress bar."""
     results: list[Any] = [None] * len(items)
     bar = tqdm(total=len(items), desc=desc, unit="part", disable=None)

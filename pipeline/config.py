@@ -50,7 +50,9 @@ class FilterConfig(Strict):
 
     min_chars: int = Field(default=20, ge=0, description="visible (non-space) characters")
     max_chars: int = Field(default=1_000_000, gt=0)
-    min_letter_ratio: float = Field(default=0.5, ge=0, le=1, description="letters (incl. CJK) / visible chars")
+    min_letter_ratio: float = Field(
+        default=0.5, ge=0, le=1, description="letters (incl. CJK) / visible chars"
+    )
     max_duplicate_line_fraction: float = Field(default=0.3, ge=0, le=1, description="Gopher: repeated lines")
     min_lines_for_duplicate_rule: int = Field(default=4, ge=1)
 
@@ -79,7 +81,9 @@ class PipelineConfig(Strict):
 class MixConfig(Strict):
     """GPT-3-style token-weighted mix: weights become epochs for a token budget."""
 
-    budget_tokens: int | None = Field(default=None, gt=0, description="training tokens; default = sum of tokens")
+    budget_tokens: int | None = Field(
+        default=None, gt=0, description="training tokens; default = sum of tokens"
+    )
     weights: Literal["relative", "shares"] = Field(
         default="relative",
         description="relative: normalised to sum 1; shares: published fractions of the budget, used as written",

@@ -30,7 +30,18 @@ from pipeline.io.atomic import (
 )
 
 # Columns every output document has (the documents contract), then stage-added ones.
-DOC_COLUMNS = ["id", "text", "source", "url", "lang", "lang_score", "charset", "content_type", "input", "offset"]
+DOC_COLUMNS = [
+    "id",
+    "text",
+    "source",
+    "url",
+    "lang",
+    "lang_score",
+    "charset",
+    "content_type",
+    "input",
+    "offset",
+]
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,9 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     return stats
 
 
-def load_dedup_keys(part: Partition, work: Path, with_minhash: bool) -> tuple[list[str], list[str], np.ndarray | None]:
+def load_dedup_keys(
+    part: Partition, work: Path, with_minhash: bool
+) -> tuple[list[str], list[str], np.ndarray | None]:
     docs_path, _, _ = stage1_paths(work, part)
     table = read_arrow(docs_path)
     ids = table.column("id").to_pylist()
@@ -127,11 +140,17 @@ def load_dedup_keys(part: Partition, work: Path, with_minhash: bool) -> tuple[li
     if with_minhash:
         col = table.column("minhash").combine_chunks()
         width = col.type.list_size
-        sigs = col.values.to_numpy(zero_copy_only=False).reshape(-1, width) if len(col) else np.empty((0, width), np.uint32)
+        sigs = (
+            col.values.to_numpy(zero_copy_only=False).reshape(-1, width)
+            if len(col)
+            else np.empty((0, width), np.uint32)
+        )
     return ids, hashes, sigs
 
 
-def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig, duplicates: dict[str, tuple[str, str]]) -> dict:
+def run_stage3(
+    part: Partition, work: Path, out: Path, cfg: PipelineConfig, duplicates: dict[str, tuple[str, str]]
+) -> dict:
     """Drop duplicates, write this partition's shards and its full ledger."""
     ledger_path = out / "ledger" / f"{part.name}.parquet"
     shard_list = work / "stage3" / f"{part.name}.shards.json"
@@ -141,7 +160,9 @@ def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig, dupl
     table = read_arrow(docs_path)
     ids = table.column("id").to_pylist()
     is_dup = np.array([i in duplicates for i in ids], dtype=bool)
-    kept = table.filter(pa.array(~is_dup)).drop_columns([c for c in ("text_hash", "minhash") if c in table.column_names])
+    kept = table.filter(pa.array(~is_dup)).drop_columns(
+        [c for c in ("text_hash", "minhash") if c in table.column_names]
+    )
     dup = table.filter(pa.array(is_dup))
     dup_ids = dup.column("id").to_pylist()
     dup_rows = ledger.rows(

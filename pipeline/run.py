@@ -163,22 +163,30 @@ def run_pipeline(
         print(f"WARNING: {w}", flush=True)
 
     duplicates = find_duplicates(parts, work, cfg)
-    written = map_tasks(client, run_stage3, parts, "dedup+write", work=work, out=output, cfg=cfg, duplicates=duplicates)
+    written = map_tasks(
+        client, run_stage3, parts, "dedup+write", work=work, out=output, cfg=cfg, duplicates=duplicates
+    )
 
     records_in = sum(s["input_records"] for s in stats)
     full = ledger.read(output / "ledger")
     ledger.check_balanced(full, records_in)
 
-    manifest = build_manifest(parts, stats, written, full, resolved_config or {"pipeline": cfg.model_dump(mode="json")})
+    manifest = build_manifest(
+        parts, stats, written, full, resolved_config or {"pipeline": cfg.model_dump(mode="json")}
+    )
     write_json(output / "manifest.json", manifest)
     return RunResult(output=output, manifest=manifest, stats=stats, warnings=warnings)
 
 
-def build_manifest(parts: list[Partition], stats: list[dict], written: list[dict], full, config: dict) -> dict:
+def build_manifest(
+    parts: list[Partition], stats: list[dict], written: list[dict], full, config: dict
+) -> dict:
     shards = [s for w in written for s in w["shards"]]
     per_source: dict[str, dict] = {}
     for part, st in zip(parts, stats, strict=True):
-        src = per_source.setdefault(part.source, {"inputs": 0, "input_records": 0, "documents": 0, "text_bytes": 0})
+        src = per_source.setdefault(
+            part.source, {"inputs": 0, "input_records": 0, "documents": 0, "text_bytes": 0}
+        )
         src["inputs"] += 1
         src["input_records"] += st["input_records"]
     for sh in shards:

@@ -31,9 +31,9 @@ def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
 
 def pretrain_command(
     manifest: Annotated[Path, typer.Argument(help="run manifest with a `pretrain:` section")],
-    output: Annotated[Path, typer.Option(help="run directory holding tokens/, tokenizer/; models go to models/")] = Path(
-        "out"
-    ),
+    output: Annotated[
+        Path, typer.Option(help="run directory holding tokens/, tokenizer/; models go to models/")
+    ] = Path("out"),
     run: Annotated[str | None, typer.Option(help="train only the run with this name")] = None,
 ) -> None:
     from pipeline.cli.common import manifest_or_exit

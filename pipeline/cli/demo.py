@@ -19,7 +19,9 @@ def _default_manifest() -> Path:
 
 
 def demo_command(
-    output: Annotated[Path, typer.Option(help="where every artefact of the demo goes")] = Path("yuliao-demo-out"),
+    output: Annotated[Path, typer.Option(help="where every artefact of the demo goes")] = Path(
+        "yuliao-demo-out"
+    ),
     manifest: Annotated[Path | None, typer.Option(help="default: manifests/demo.yaml in this folder")] = None,
     workers: Annotated[int | None, typer.Option(help="Dask workers (default: cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'inline'")] = None,
@@ -54,7 +56,12 @@ def demo_command(
         typer.secho("== 1/5 pipeline: read, decode, extract, clean, langid, filter, dedup", bold=True)
         try:
             run_pipeline(
-                m.sources, m.pipeline, dataset, client, m.base_dir, overwrite=overwrite,
+                m.sources,
+                m.pipeline,
+                dataset,
+                client,
+                m.base_dir,
+                overwrite=overwrite,
                 resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
             )
         except OutputConflict as e:
@@ -63,7 +70,9 @@ def demo_command(
 
         typer.secho("== 2/5 tokenizer: byte-level BPE", bold=True)
         tok_dir = output / m.pretrain_data.tokenizer
-        train_tokenizer(iter_dataset_texts(dataset, m.tokenizer.text_field, m.tokenizer.max_docs), m.tokenizer, tok_dir)
+        train_tokenizer(
+            iter_dataset_texts(dataset, m.tokenizer.text_field, m.tokenizer.max_docs), m.tokenizer, tok_dir
+        )
 
         typer.secho("== 3/5 encode: token-id Arrow shards", bold=True)
         tokens = output / m.pretrain_data.tokens

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from pipeline.config import MixConfig, PipelineConfig, SourceConfig, SourcesMixin, Strict
+from pipeline.config import MixConfig, PipelineConfig, SourcesMixin, Strict
 from pretrain.config import PretrainConfig
 from tokenization.config import TokenizerConfig
 
@@ -32,7 +32,9 @@ class Manifest(SourcesMixin):
     tokenizer: TokenizerConfig | None = None
     pretrain: PretrainConfig | None = None
     pretrain_data: PretrainData = PretrainData()
-    base_dir: Path = Field(default=Path("."), exclude=True, description="set by the loader: the manifest's folder")
+    base_dir: Path = Field(
+        default=Path("."), exclude=True, description="set by the loader: the manifest's folder"
+    )
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Manifest:

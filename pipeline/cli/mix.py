@@ -13,8 +13,12 @@ def mix_command(
     tokens: Annotated[
         Path | None, typer.Option(help="token-shard dir whose manifest.json gives measured tokens per source")
     ] = None,
-    budget: Annotated[int | None, typer.Option(help="training tokens (default: the manifest's mix.budget_tokens)")] = None,
-    output: Annotated[Path | None, typer.Option(help="write the mixture JSON the trainer consumes here")] = None,
+    budget: Annotated[
+        int | None, typer.Option(help="training tokens (default: the manifest's mix.budget_tokens)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="write the mixture JSON the trainer consumes here")
+    ] = None,
 ) -> None:
     from pipeline.cli.common import manifest_or_exit
     from pipeline.cli.mixing import plan_mixture

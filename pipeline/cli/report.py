@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 
-def report_command(output: Annotated[Path, typer.Argument(help="a pipeline or demo output directory")]) -> None:
+def report_command(
+    output: Annotated[Path, typer.Argument(help="a pipeline or demo output directory")],
+) -> None:
     from pipeline.cli.common import print_and_write_report
 
     print_and_write_report(output)

@@ -24,12 +24,21 @@ def run_command(
     m = manifest_or_exit(manifest)
     missing = [s.name for s in m.sources if not s.paths]
     if missing:
-        typer.secho(f"sources {missing} have no paths: nothing to read (see `yuliao pipeline mix`)", fg="red", err=True)
+        typer.secho(
+            f"sources {missing} have no paths: nothing to read (see `yuliao pipeline mix`)",
+            fg="red",
+            err=True,
+        )
         raise typer.Exit(2)
     with open_client(scheduler, workers) as client:
         try:
             run_pipeline(
-                m.sources, m.pipeline, output, client, m.base_dir, overwrite=overwrite,
+                m.sources,
+                m.pipeline,
+                output,
+                client,
+                m.base_dir,
+                overwrite=overwrite,
                 resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
             )
         except OutputConflict as e:

@@ -36,7 +36,11 @@ def dedup_file(path: Path, out: Path, id_field: str, text_field: str, cfg: Dedup
     table = read_documents(path, id_field, text_field)
     ids = [str(x) for x in table.column(id_field).to_pylist()]
     texts = [x or "" for x in table.column(text_field).to_pylist()]
-    dupes = {d: (k, "exact") for d, k in exact_duplicates(ids, [text_hash(t) for t in texts]).items()} if cfg.exact else {}
+    dupes = (
+        {d: (k, "exact") for d, k in exact_duplicates(ids, [text_hash(t) for t in texts]).items()}
+        if cfg.exact
+        else {}
+    )
     if cfg.near:
         rest = [i for i, d in enumerate(ids) if d not in dupes]
         sigs = signatures([texts[i] for i in rest], cfg)

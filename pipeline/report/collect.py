@@ -26,7 +26,9 @@ def collect(out: Path) -> dict:
     ds = dataset_dir(out)
     manifest = _json(ds / "manifest.json")
     if manifest is None:
-        raise FileNotFoundError(f"no dataset manifest under {out} (expected manifest.json or dataset/manifest.json)")
+        raise FileNotFoundError(
+            f"no dataset manifest under {out} (expected manifest.json or dataset/manifest.json)"
+        )
     led = ledger.read(ds / "ledger")
     stats = [json.loads(p.read_text()) for p in sorted((ds / "_work" / "stage1").glob("*.stats.json"))]
     input_records = sum(s["input_records"] for s in stats)
@@ -62,7 +64,11 @@ def collect(out: Path) -> dict:
         "stage_seconds": seconds,
         "stage_rows_in": rows_in,
         "warnings": [w for s in stats for w in s["warnings"]],
-        "dataset": {"rows": manifest["rows"], "shards": len(manifest["shards"]), "per_source": manifest["per_source"]},
+        "dataset": {
+            "rows": manifest["rows"],
+            "shards": len(manifest["shards"]),
+            "per_source": manifest["per_source"],
+        },
         "doc_lengths": _doc_lengths(ds, manifest),
     }
     tok = _json(out / "tokenizer" / "yuliao_tokenizer.json")

@@ -17,7 +17,9 @@ def summary_lines(r: dict) -> list[str]:
         f"{'stage':<10}{'decision':<13}{'reason':<34}{'records':>8}",
     ]
     for row in r["by_stage"]:
-        lines.append(f"{row['stage']:<10}{row['decision']:<13}{(row['reason'] or '-'):<34}{row['id_count']:>8}")
+        lines.append(
+            f"{row['stage']:<10}{row['decision']:<13}{(row['reason'] or '-'):<34}{row['id_count']:>8}"
+        )
     lines.append("")
     lines.append(f"duplicates: exact {r['duplicates']['exact']}, near {r['duplicates']['near']}")
     ds = r["dataset"]
@@ -27,12 +29,16 @@ def summary_lines(r: dict) -> list[str]:
     if "mixture" in r:
         mix = r["mixture"]
         lines.append("")
-        lines.append(f"{'source':<10}{'tokens':>10}{'weight':>9}{'epochs':>9}   (budget {mix['budget_tokens']:,} tokens)")
+        lines.append(
+            f"{'source':<10}{'tokens':>10}{'weight':>9}{'epochs':>9}   (budget {mix['budget_tokens']:,} tokens)"
+        )
         for name, s in mix["sources"].items():
             lines.append(f"{name:<10}{s['tokens']:>10,}{s['weight']:>9.1%}{s['epochs']:>9.2f}")
     if "runs" in r:
         lines.append("")
-        lines.append(f"{'run':<8}{'objective':<11}{'steps':>6}{'first loss':>12}{'last loss':>11}{'first20':>9}{'last20':>9}")
+        lines.append(
+            f"{'run':<8}{'objective':<11}{'steps':>6}{'first loss':>12}{'last loss':>11}{'first20':>9}{'last20':>9}"
+        )
         for name, run in r["runs"].items():
             losses = run["losses"]
             lines.append(
@@ -74,7 +80,9 @@ def _plots(r: dict, folder: Path) -> list[tuple[str, str]]:
     ax.legend(fontsize=8)
     save(fig, "decisions_by_source.png", "Ledger decisions per source")
 
-    reasons = [(f"{x['stage']}:{x['reason']}", x["id_count"]) for x in r["by_stage"] if x["decision"] != "kept"]
+    reasons = [
+        (f"{x['stage']}:{x['reason']}", x["id_count"]) for x in r["by_stage"] if x["decision"] != "kept"
+    ]
     if reasons:
         fig, ax = plt.subplots(figsize=(6, 0.4 * len(reasons) + 1))
         ax.barh([k for k, _ in reasons], [v for _, v in reasons])
@@ -107,7 +115,12 @@ def write_report(r: dict, folder: Path) -> Path:
     plots = _plots(r, folder)
     md = ["# Yuliao run report", "", "```", *summary_lines(r), "```", ""]
     if r["stage_seconds"]:
-        md += ["## Throughput per stage", "", "| stage | records in | seconds (all workers) | records/s |", "|---|---|---|---|"]
+        md += [
+            "## Throughput per stage",
+            "",
+            "| stage | records in | seconds (all workers) | records/s |",
+            "|---|---|---|---|",
+        ]
         for stage, secs in r["stage_seconds"].items():
             n = r["stage_rows_in"].get(stage, r["input_records"])
             md.append(f"| {stage} | {n} | {secs:.2f} | {n / secs if secs else float('inf'):.1f} |")

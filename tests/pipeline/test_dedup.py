@@ -54,7 +54,13 @@ def test_near_duplicates_found_and_distinct_docs_kept():
     cfg = DedupConfig()
     near_copy = ENGLISH.replace("thousands", "many thousands")
     chinese_variant = ZH.replace("许多", "很多")
-    docs = {"a": ENGLISH, "b": ZH, "c": near_copy, "d": chinese_variant, "e": "完全不同的另一篇文章，讲的是数据清洗和语料库。" * 4}
+    docs = {
+        "a": ENGLISH,
+        "b": ZH,
+        "c": near_copy,
+        "d": chinese_variant,
+        "e": "完全不同的另一篇文章，讲的是数据清洗和语料库。" * 4,
+    }
     ids = list(docs)
     dupes = near_duplicates(ids, signatures(list(docs.values()), cfg), cfg)
     assert dupes == {"c": "a", "d": "b"}

@@ -17,13 +17,19 @@ CFG = PipelineConfig(shard_rows=100)
 
 def _sources() -> list[SourceConfig]:
     return [
-        SourceConfig(name="web", paths=[str(SAMPLE / "web-zh.warc.gz"), str(SAMPLE / "mirror.jsonl.gz")], weight=0.7),
+        SourceConfig(
+            name="web", paths=[str(SAMPLE / "web-zh.warc.gz"), str(SAMPLE / "mirror.jsonl.gz")], weight=0.7
+        ),
         SourceConfig(name="poems", paths=[str(SAMPLE / "poems.warc.gz")], weight=0.3),
     ]
 
 
 def _tree_bytes(out: Path) -> dict[str, bytes]:
-    files = [*sorted((out / "data").glob("*.arrow")), *sorted((out / "ledger").glob("*.parquet")), out / "manifest.json"]
+    files = [
+        *sorted((out / "data").glob("*.arrow")),
+        *sorted((out / "ledger").glob("*.parquet")),
+        out / "manifest.json",
+    ]
     return {str(p.relative_to(out)): p.read_bytes() for p in files}
 
 
