@@ -1,0 +1,178 @@
+"""The `yuliao` command line, and the whole chain through it on a small slice of the sample."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli.main import app
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "pipeline" / "sample_data"
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["pipeline"],
+        ["pipeline", "run"],
+        ["pipeline", "dedup"],
+        ["pipeline", "mix"],
+        ["tokenizer", "train"],
+        ["tokenizer", "encode"],
+        ["pretrain"],
+        ["report"],
+        ["demo"],
+    ],
+)
+def test_every_command_has_help(args):
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_gpt3_mixture_prints_the_paper_epochs():
+    result = runner.invoke(app, ["pipeline", "mix", str(REPO / "manifests" / "gpt3_mixture.yaml")])
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split()[0]: line.split() for line in result.output.splitlines() if line and line[0].isalpha()
+    }
+    assert rows["common_crawl"][3] == "0.44" and rows["webtext2"][3] == "3.47"
+    assert rows["books1"][3] == "2.00" and rows["books2"][3] == "0.44" and rows["wikipedia"][3] == "3.00"
+
+
+def test_invalid_manifest_fails_fast_naming_the_field(tmp_path):
+    data = yaml.safe_load((REPO / "manifests" / "demo.yaml").read_text())
+    data["sources"][0]["weight"] = -0.5
+    data["sources"][1]["colour"] = "blue"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    result = runner.invoke(app, ["pipeline", "run", str(bad), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "sources.0.weight" in result.output and "sources.1.colour: unknown field" in result.output
+    assert not (tmp_path / "out").exists()  # nothing started
+
+
+def test_dedup_command_removes_planted_copies(tmp_path):
+    with gzip.open(SAMPLE / "mirror.jsonl.gz", "rt") as fh:
+        originals = [json.loads(line) for line in fh][:12]
+    docs = [{"doc": f"o{i}", "body": d["text"]} for i, d in enumerate(originals)]
+    docs += [{"doc": "x0", "body": originals[0]["text"]}]  # exact copy
+    docs += [
+        {"doc": "x1", "body": originals[1]["text"].replace("\n\n", "\n", 3) + "\n转载请注明出处。"}
+    ]  # near copy
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+    out = tmp_path / "dedup"
+    result = runner.invoke(
+        app,
+        [
+            "pipeline",
+            "dedup",
+            "--input",
+            str(path),
+            "--id-field",
+            "doc",
+            "--text-field",
+            "body",
+            "--output",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    kept = (out / "kept_ids.txt").read_text().split()
+    assert "x0" not in kept and "x1" not in kept
+    assert {"o0", "o1"} <= set(kept)
+    summary = json.loads((out / "summary.json").read_text())
+    assert (
+        summary["documents"]
+        == len(docs)
+        == summary["kept"] + summary["duplicates_exact"] + summary["duplicates_near"]
+    )
+    assert summary["duplicates_exact"] >= 1
+
+
+def test_whole_chain_through_the_cli(tmp_path):
+    """pipeline → tokenizer → encode → mix → pretrain → report, wired only through files."""
+    data = yaml.safe_load((REPO / "manifests" / "demo.yaml").read_text())
+    data["sources"] = [
+        {"name": "poems", "paths": [str(SAMPLE / "poems.warc.gz")], "weight": 0.5},
+        {"name": "mirror", "paths": [str(SAMPLE / "mirror.jsonl.gz")], "weight": 0.5},
+    ]
+    data["tokenizer"]["vocab_size"] = 1200
+    data["pretrain"]["runs"] = [dict(data["pretrain"]["runs"][0], steps=8, seq_len=32, log_every=4)]
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(yaml.safe_dump(data, allow_unicode=True))
+    out = tmp_path / "out"
+
+    r = runner.invoke(
+        app, ["pipeline", "run", str(manifest), "--output", str(out / "dataset"), "--scheduler", "inline"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "ledger rows" in r.output
+    r = runner.invoke(
+        app,
+        [
+            "tokenizer",
+            "train",
+            "--input",
+            str(out / "dataset"),
+            "--output",
+            str(out / "tokenizer"),
+            "--vocab-size",
+            "1200",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app,
+        [
+            "tokenizer",
+            "encode",
+            "--input",
+            str(out / "dataset"),
+            "--tokenizer",
+            str(out / "tokenizer"),
+            "--output",
+            str(out / "tokens"),
+            "--workers",
+            "0",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app,
+        [
+            "pipeline",
+            "mix",
+            str(manifest),
+            "--tokens",
+            str(out / "tokens"),
+            "--output",
+            str(out / "tokens" / "mixture.json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    mixture = json.loads((out / "tokens" / "mixture.json").read_text())
+    assert set(mixture["sources"]) == {"poems", "mirror"}
+    assert sum(s["probability"] for s in mixture["sources"].values()) == pytest.approx(1)
+    r = runner.invoke(app, ["pretrain", str(manifest), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    result = json.loads((out / "models" / "gpt" / "result.json").read_text())
+    assert len(result["losses"]) == 8
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(out / "models" / "gpt" / "model")
+    tok = AutoTokenizer.from_pretrained(out / "models" / "gpt" / "model")
+    assert model.config.vocab_size == len(tok) == 1200
+
+    r = runner.invoke(app, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    report = (out / "report" / "report.md").read_text()
+    assert "ledger rows" in report and (out / "report" / "losses.png").exists()
