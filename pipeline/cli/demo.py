@@ -89,7 +89,39 @@ def demo_command(
 
     typer.secho(f"\n== summary ({time.perf_counter() - t0:.0f} s)", bold=True)
     print_and_write_report(output)
-    falling = [r["name"] for r in results if r["last20_mean"] < r["first20_mean"]]
-    if len(falling) != len(results):
-        typer.secho(f"loss did not fall for: {sorted({r['name'] for r in results} - set(falling))}", fg="red")
+    failures = verify_outputs(output, results)
+    if failures:
+        for f in failures:
+            typer.secho(f"FAILED: {f}", fg="red")
         raise typer.Exit(1)
+
+
+AUTO_CLASS = {
+    "clm": "AutoModelForCausalLM",
+    "mlm": "AutoModelForMaskedLM",
+    "span": "AutoModelForSeq2SeqLM",
+    "plm": "AutoModelForCausalLM",  # XLNetLMHeadModel is registered there
+}
+
+
+def verify_outputs(output: Path, results: list[dict]) -> list[str]:
+    """Check what the demo promises, from the files it left: loadable artefacts, falling losses."""
+    import transformers
+
+    failures: list[str] = []
+    typer.secho("\n== checks", bold=True)
+    tok = transformers.AutoTokenizer.from_pretrained(output / "tokenizer")
+    typer.echo(f"ok  tokenizer loads with AutoTokenizer ({type(tok).__name__}, {len(tok)} tokens)")
+    for r in results:
+        cls = getattr(transformers, AUTO_CLASS[r["objective"]])
+        model = cls.from_pretrained(r["model_dir"])
+        typer.echo(f"ok  {r['name']}: {cls.__name__} loads {type(model).__name__}")
+        if r["last20_mean"] < r["first20_mean"]:
+            typer.echo(
+                f"ok  {r['name']}: last-20-step mean loss {r['last20_mean']:.3f} < first-20 {r['first20_mean']:.3f}"
+            )
+        else:
+            failures.append(
+                f"{r['name']}: loss did not fall ({r['first20_mean']:.3f} → {r['last20_mean']:.3f})"
+            )
+    return failures

@@ -127,10 +127,15 @@ def test_truncated_warc_is_quarantined_and_job_completes(tmp_path, capsys):
     assert result.manifest["ledger"]["rows"] == led.num_rows
 
 
-def test_dask_local_cluster_gives_the_same_result(run_dir, tmp_path):
+def test_dask_scheduler_address_gives_the_same_result(run_dir, tmp_path):
+    """--scheduler ADDRESS: an existing Dask cluster (here a 2-worker LocalCluster) runs the job."""
+    from distributed import LocalCluster
+
     from pipeline.cluster import open_client
 
     out = tmp_path / "dask"
-    with open_client(None, workers=2) as client:
-        run_pipeline(_sources(), CFG, out, client=client, base_dir=SAMPLE)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+        with open_client(cluster.scheduler_address) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+            run_pipeline(_sources(), CFG, out, client=client, base_dir=SAMPLE)
     assert _tree_bytes(out) == _tree_bytes(run_dir)
