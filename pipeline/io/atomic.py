@@ -47,7 +47,11 @@ def write_json(final: str | os.PathLike[str], obj: Any) -> None:
 
 def write_arrow(final: str | os.PathLike[str], table: pa.Table) -> None:
     """Arrow IPC file, uncompressed: memory-mappable and byte-stable across reruns."""
-    with atomic_path(final) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+    with (
+        atomic_path(final) as tmp,
+        pa.OSFile(str(tmp), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema) as w,
+    ):
         w.write_table(table)
 
 

@@ -122,7 +122,9 @@ def write_report(r: dict, folder: Path) -> Path:
             "|---|---|---|---|",
         ]
         order = ["read", "decode", "extract", "clean", "langid", "filter", "dedup_keys"]
-        for stage, secs in sorted(r["stage_seconds"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
+        for stage, secs in sorted(
+            r["stage_seconds"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
+        ):
             n = r["stage_rows_in"].get(stage, r["input_records"])
             md.append(f"| {stage} | {n} | {secs:.2f} | {n / secs if secs else float('inf'):.1f} |")
         md.append("")

@@ -134,8 +134,10 @@ def test_dask_scheduler_address_gives_the_same_result(run_dir, tmp_path):
     from pipeline.cluster import open_client
 
     out = tmp_path / "dask"
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
-        with open_client(cluster.scheduler_address) as client:
-            assert len(client.scheduler_info()["workers"]) == 2
-            run_pipeline(_sources(), CFG, out, client=client, base_dir=SAMPLE)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
+        open_client(cluster.scheduler_address) as client,
+    ):
+        assert len(client.scheduler_info()["workers"]) == 2
+        run_pipeline(_sources(), CFG, out, client=client, base_dir=SAMPLE)
     assert _tree_bytes(out) == _tree_bytes(run_dir)
