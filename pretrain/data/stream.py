@@ -6,8 +6,11 @@ Layers, each a pure function of (seeds, index) so any rank/worker layout sees th
   Generator keyed by (mixture seed, block of j)); it is the next document of that source, each
   source walking a seeded permutation of its documents and reshuffling per epoch;
 * token stream: the documents joined with EOS;
-* example g: tokens [g*C, (g+1)*C) of the token stream (C = raw tokens per example), turned into
-  model inputs by the objective's collator with a Generator keyed by (run seed, g).
+* example g: chunk perm_q[g mod W] of window q = g div W, where window q is tokens
+  [q*W*C, (q+1)*W*C) of the token stream cut into W chunks of C (raw tokens per example) and
+  perm_q a seeded permutation: a bounded shuffle, so one long document does not fill many
+  consecutive batches; turned into model inputs by the objective's collator with a Generator
+  keyed by (run seed, g).
 
 The only resumable state is `consumed`, the number of examples all ranks used so far.
 """
@@ -27,6 +30,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from pretrain.data.shards import TokenShards
 
 BLOCK = 4096  # documents per sampling block; a constant of the stream format, not a tuning knob
+WINDOW = 256  # examples per shuffle window (memory: WINDOW × C tokens per reader)
 Collate = Callable[[np.ndarray, np.random.Generator], dict[str, torch.Tensor]]
 
 
@@ -192,12 +196,26 @@ class PretrainStream(IterableDataset):
             yield [base + i * self.world for i in range(self.batch_size)]
             k += num_workers
 
+    def window(self, stream: DocStream, q: int) -> np.ndarray:
+        """[WINDOW, C] chunks of shuffle window q, in shuffled order."""
+        size = WINDOW * self.chunk_len
+        chunks = stream.tokens(q * size, size).reshape(WINDOW, self.chunk_len)
+        return chunks[np.random.default_rng([self.seed, 2, q]).permutation(WINDOW)]
+
     def iter_batches(
         self, worker: int = 0, num_workers: int = 1
     ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
         stream = DocStream(self.shards, self.mixture)
+        windows: dict[int, np.ndarray] = {}
         for indices in self.index_batches(worker, num_workers):
-            examples = [self.example(stream.tokens(g * self.chunk_len, self.chunk_len), g) for g in indices]
+            examples = []
+            for g in indices:
+                q, r = divmod(g, WINDOW)
+                if q not in windows:
+                    for old in [k for k in windows if k < q]:
+                        del windows[old]  # indices only grow: earlier windows are done
+                    windows[q] = self.window(stream, q)
+                examples.append(self.example(windows[q][r], g))
             yield indices, {k: torch.cat([e[k] for e in examples]) for k in examples[0]}
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:

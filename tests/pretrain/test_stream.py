@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pretrain.data.shards import TokenShards
-from pretrain.data.stream import DocStream, PretrainStream, load_mixture
+from pretrain.data.stream import WINDOW, DocStream, PretrainStream, load_mixture
 from pretrain.objectives import SpecialIds, clm_collate, mlm_collate
 from tests.pretrain.fixtures import WEIGHTS, Workspace, build_mixture, build_workspace
 
@@ -140,9 +140,13 @@ def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
         resumed.load_state_dict({"seed": 8, "consumed": 0})
 
 
-def test_clm_examples_are_consecutive_slices_of_the_token_stream(ws: Workspace) -> None:
-    stream = _stream(ws, collate=clm_collate, chunk_len=16, batch_size=3)
-    tokens = DocStream(stream.shards, stream.mixture).tokens(0, 16 * 6)
-    batches = [b for b, _ in zip(stream, range(2), strict=False)]
-    got = torch.cat([b["input_ids"] for b in batches]).reshape(-1)
-    assert got.tolist() == tokens.tolist()
+def test_clm_examples_are_a_windowed_shuffle_of_the_token_stream(ws: Workspace) -> None:
+    """Window 0 of the token stream, cut into chunks, comes out as a permutation of its chunks."""
+    stream = _stream(ws, collate=clm_collate, chunk_len=16, batch_size=8)
+    tokens = DocStream(stream.shards, stream.mixture).tokens(0, 16 * WINDOW).reshape(WINDOW, 16)
+    batches = [b for b, _ in zip(stream, range(WINDOW // 8), strict=False)]
+    got = torch.cat([b["input_ids"] for b in batches]).numpy()
+    assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, tokens.tolist()))
+    assert got.tolist() != tokens.tolist()  # shuffled: consecutive examples are not neighbours
+    perm = np.random.default_rng([stream.seed, 2, 0]).permutation(WINDOW)
+    assert np.array_equal(got, tokens[perm])
