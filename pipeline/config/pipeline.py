@@ -1,0 +1,23 @@
+"""The pipeline job: one config composed of every step's config."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipeline.config.base import Strict
+from pipeline.config.clean import CleanConfig
+from pipeline.config.dedup import DedupConfig
+from pipeline.config.extract import ExtractConfig
+from pipeline.config.filters import FilterConfig
+from pipeline.config.langid import LangIdConfig
+
+
+class PipelineConfig(Strict):
+    partition_records: int | None = Field(default=None, gt=0, description="reserved: split big files")
+    shard_rows: int = Field(default=2000, gt=0, description="max documents per output shard")
+    seed: int = 0
+    extract: ExtractConfig = ExtractConfig()
+    clean: CleanConfig = CleanConfig()
+    langid: LangIdConfig = LangIdConfig()
+    filters: FilterConfig = FilterConfig()
+    dedup: DedupConfig = DedupConfig()

@@ -1,0 +1,46 @@
+"""Mixture sources: where records live and how much of training each should be."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pipeline.config.base import Strict
+
+
+class SourceConfig(Strict):
+    """One mixture source: where its records live and how much of training it should be."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="mixture source name, used in ids")
+    paths: list[str] = Field(default_factory=list, description="files or globs, any fsspec URL")
+    format: Literal["auto", "warc", "jsonl", "parquet"] = Field(
+        default="auto", description="auto: from each file's extension (.warc[.gz], .jsonl[.gz], .parquet)"
+    )
+    text_field: str = "text"
+    weight: float = Field(gt=0, description="share of training tokens (normalised over sources)")
+    tokens: int | None = Field(default=None, gt=0, description="declared token count (mixing without data)")
+    max_epochs: float | None = Field(default=None, gt=0)
+
+
+def _unique_names(sources: list[SourceConfig]) -> list[SourceConfig]:
+    names = [s.name for s in sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"source names must be unique, repeated: {dupes}")
+    return sources
+
+
+class SourcesMixin(Strict):
+    sources: list[SourceConfig] = Field(min_length=1)
+
+    @field_validator("sources")
+    @classmethod
+    def _check_sources(cls, v: list[SourceConfig]) -> list[SourceConfig]:
+        return _unique_names(v)
+
+    @model_validator(mode="after")
+    def _weights_sum(self) -> SourcesMixin:
+        if sum(s.weight for s in self.sources) <= 0:
+            raise ValueError("source weights must sum to a positive number")
+        return self
