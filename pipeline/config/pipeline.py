@@ -13,7 +13,6 @@ from pipeline.config.langid import LangIdConfig
 
 
 class PipelineConfig(Strict):
-    partition_records: int | None = Field(default=None, gt=0, description="reserved: split big files")
     shard_rows: int = Field(default=2000, gt=0, description="max documents per output shard")
     seed: int = 0
     extract: ExtractConfig = ExtractConfig()
