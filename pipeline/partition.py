@@ -93,8 +93,10 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         ("filter", lambda b: quality_filter(b, cfg.filters)),
     ]
     rows_in: dict[str, int] = {}
+    bytes_in: dict[str, int] = {}
     for name, step in steps:
         rows_in[name] = batch.num_rows
+        bytes_in[name] = int(pc.sum(batch["bytes"]).as_py() or 0) if batch.num_rows else 0
         t = time.perf_counter()
         result = step(batch)
         timings[name] = time.perf_counter() - t
@@ -118,6 +120,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         "input_records": input_records,
         "input_bytes": input_bytes,
         "rows_in": rows_in,
+        "bytes_in": bytes_in,
         "survivors": batch.num_rows,
         "seconds": {k: round(v, 4) for k, v in timings.items()},
         "warnings": read.warnings,

@@ -69,7 +69,8 @@ def collect(out: Path) -> dict:
             "shards": len(manifest["shards"]),
             "per_source": manifest["per_source"],
         },
-        "doc_lengths": _doc_lengths(ds, manifest),
+        "stage_bytes_in": _sum_dicts(s.get("bytes_in", {}) for s in stats),
+        "kept_docs": _kept_columns(ds, manifest),
     }
     tok = _json(out / "tokenizer" / "yuliao_tokenizer.json")
     if tok:
@@ -88,12 +89,41 @@ def collect(out: Path) -> dict:
     return report
 
 
-def _doc_lengths(ds: Path, manifest: dict) -> dict[str, list[int]]:
-    """Characters per kept document, by source (for the length histogram)."""
+def _sum_dicts(dicts) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+# Columns of kept documents the report summarises when a step produced them.
+_OPTIONAL = ("lang", "script", "quality_score")
+
+
+def _kept_columns(ds: Path, manifest: dict) -> dict[str, list]:
+    """Per kept document: source, characters, and the optional columns that exist."""
     from pipeline.io.atomic import read_arrow
 
-    out: dict[str, list[int]] = {}
+    out: dict[str, list] = {"source": [], "chars": []}
+    pii: dict[str, int] = {}
     for shard in manifest["shards"]:
         t = read_arrow(ds / shard["path"])
-        out.setdefault(shard["source"], []).extend(pc.utf8_length(t["text"]).to_pylist())
+        out["source"] += [shard["source"]] * t.num_rows
+        out["chars"] += pc.utf8_length(t["text"]).to_pylist()
+        for col in _OPTIONAL:
+            if col in t.column_names:
+                out.setdefault(col, []).extend(t[col].to_pylist())
+        for col in t.column_names:
+            if col.startswith("pii_") and pa_is_integer(t.schema.field(col).type):
+                pii[col.removeprefix("pii_")] = pii.get(col.removeprefix("pii_"), 0) + int(
+                    pc.sum(t[col]).as_py() or 0
+                )
+    out["pii_totals"] = pii  # type: ignore[assignment]
     return out
+
+
+def pa_is_integer(t) -> bool:
+    import pyarrow.types as pat
+
+    return pat.is_integer(t)

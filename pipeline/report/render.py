@@ -1,10 +1,40 @@
-"""Turn collected numbers into a terminal summary and a Markdown report with plots."""
+"""Turn collected numbers into a terminal summary and an HTML + Markdown report with plots.
+
+Both documents are built from the same list of sections (a title plus a table, a plot or
+preformatted text), so they never disagree.
+"""
 
 from __future__ import annotations
 
+import base64
+import html
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.io.atomic import write_bytes
+
+STAGE_ORDER = [
+    "read",
+    "decode",
+    "extract",
+    "clean",
+    "boilerplate",
+    "langid",
+    "filter",
+    "quality",
+    "pii",
+    "dedup_keys",
+]
+
+
+@dataclass
+class Section:
+    title: str
+    pre: str | None = None
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    image: str | None = None  # PNG file name inside the report folder
 
 
 def summary_lines(r: dict) -> list[str]:
@@ -14,11 +44,11 @@ def summary_lines(r: dict) -> list[str]:
         f"kept {d['kept']} + filtered {d['filtered']} + duplicate {d['duplicate']} + quarantined {d['quarantined']}"
         f" = {sum(d.values())}",
         "",
-        f"{'stage':<10}{'decision':<13}{'reason':<34}{'records':>8}",
+        f"{'stage':<12}{'decision':<13}{'reason':<34}{'records':>8}",
     ]
     for row in r["by_stage"]:
         lines.append(
-            f"{row['stage']:<10}{row['decision']:<13}{(row['reason'] or '-'):<34}{row['id_count']:>8}"
+            f"{row['stage']:<12}{row['decision']:<13}{(row['reason'] or '-'):<34}{row['id_count']:>8}"
         )
     lines.append("")
     lines.append(f"duplicates: exact {r['duplicates']['exact']}, near {r['duplicates']['near']}")
@@ -51,28 +81,79 @@ def summary_lines(r: dict) -> list[str]:
     return lines
 
 
-def _plots(r: dict, folder: Path) -> list[tuple[str, str]]:
+def _stage_key(stage: str) -> int:
+    return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
+
+
+def _tables(r: dict) -> list[Section]:
+    out = []
+    if r["stage_seconds"]:
+        rows = []
+        for stage in sorted(r["stage_seconds"], key=_stage_key):
+            secs = r["stage_seconds"][stage]
+            n = r["stage_rows_in"].get(stage, r["dataset"]["rows"])
+            mb = r["stage_bytes_in"].get(stage)
+            rate = f"{n / secs:.1f}" if secs else "-"
+            rows.append([stage, str(n), f"{mb / 1e6:.2f}" if mb is not None else "-", f"{secs:.2f}", rate])
+        out.append(
+            Section(
+                "Records, bytes and throughput per stage",
+                header=["stage", "records in", "MB in", "seconds (all workers)", "records/s"],
+                rows=rows,
+            )
+        )
+    reasons = [
+        [
+            x["stage"],
+            x["decision"],
+            x["reason"] or "-",
+            str(x["id_count"]),
+            f"{(x['bytes_sum'] or 0) / 1e6:.2f}",
+        ]
+        for x in r["by_stage"]
+    ]
+    out.append(
+        Section(
+            "Ledger: decisions by stage and reason",
+            header=["stage", "decision", "reason", "records", "MB"],
+            rows=reasons,
+        )
+    )
+    kept = r["kept_docs"]
+    for col, title in (("lang", "Kept documents by language"), ("script", "Kept documents by script")):
+        if col in kept:
+            counts = Counter(kept[col]).most_common()
+            out.append(Section(title, header=[col, "documents"], rows=[[str(k), str(v)] for k, v in counts]))
+    if kept.get("pii_totals"):
+        out.append(
+            Section(
+                "PII masked (occurrences)",
+                header=["type", "count"],
+                rows=[[k, str(v)] for k, v in sorted(kept["pii_totals"].items())],
+            )
+        )
+    return out
+
+
+def _plots(r: dict, folder: Path) -> list[Section]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    made: list[tuple[str, str]] = []
+    made: list[Section] = []
 
     def save(fig, name: str, title: str) -> None:
         fig.tight_layout()
-        path = folder / name
-        fig.savefig(path, dpi=90, metadata={"Software": None})
+        fig.savefig(folder / name, dpi=90, metadata={"Software": None})
         plt.close(fig)
-        made.append((title, name))
+        made.append(Section(title, image=name))
 
-    # Decisions per source, stacked.
     sources = sorted({row["source"] for row in r["by_source"]})
-    decisions = ["kept", "filtered", "duplicate", "quarantined"]
     counts = {(row["source"], row["decision"]): row["id_count"] for row in r["by_source"]}
     fig, ax = plt.subplots(figsize=(6, 3))
     bottom = [0] * len(sources)
-    for dec in decisions:
+    for dec in ("kept", "filtered", "duplicate", "quarantined"):
         vals = [counts.get((s, dec), 0) for s in sources]
         ax.bar(sources, vals, bottom=bottom, label=dec)
         bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
@@ -84,19 +165,55 @@ def _plots(r: dict, folder: Path) -> list[tuple[str, str]]:
         (f"{x['stage']}:{x['reason']}", x["id_count"]) for x in r["by_stage"] if x["decision"] != "kept"
     ]
     if reasons:
-        fig, ax = plt.subplots(figsize=(6, 0.4 * len(reasons) + 1))
+        fig, ax = plt.subplots(figsize=(6, 0.35 * len(reasons) + 1))
         ax.barh([k for k, _ in reasons], [v for _, v in reasons])
         ax.set_xlabel("records")
         save(fig, "drop_reasons.png", "Dropped records by stage and reason")
 
-    if r["doc_lengths"]:
+    if r["stage_bytes_in"]:
+        stages = sorted(r["stage_bytes_in"], key=_stage_key)
         fig, ax = plt.subplots(figsize=(6, 3))
-        for src, lens in sorted(r["doc_lengths"].items()):
+        ax.bar(stages, [r["stage_bytes_in"][s] / 1e6 for s in stages])
+        ax.set_ylabel("MB entering stage")
+        ax.tick_params(axis="x", labelrotation=30)
+        save(fig, "bytes_per_stage.png", "Bytes entering each stage")
+
+    kept = r["kept_docs"]
+    if kept["chars"]:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        for src in sorted(set(kept["source"])):
+            lens = [c for c, s in zip(kept["chars"], kept["source"], strict=True) if s == src and c > 0]
             if lens:
                 ax.hist(lens, bins=40, alpha=0.6, label=src, log=True)
+        ax.set_xscale("log")
         ax.set_xlabel("characters per kept document")
         ax.legend(fontsize=8)
         save(fig, "doc_lengths.png", "Document length by source")
+
+    for col, title, name in (
+        ("lang", "Languages of kept documents", "langs.png"),
+        ("script", "Scripts", "scripts.png"),
+    ):
+        if col in kept:
+            top = Counter(kept[col]).most_common(20)
+            fig, ax = plt.subplots(figsize=(6, 3))
+            ax.bar([str(k) for k, _ in top], [v for _, v in top])
+            ax.set_ylabel("documents")
+            save(fig, name, title)
+
+    scores = [s for s in kept.get("quality_score", []) if s is not None]
+    if scores:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.hist(scores, bins=40, range=(0, 1))
+        ax.set_xlabel("quality score (kept documents)")
+        save(fig, "quality_scores.png", "Quality-classifier scores")
+
+    if kept.get("pii_totals"):
+        items = sorted(kept["pii_totals"].items())
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.bar([k for k, _ in items], [v for _, v in items])
+        ax.set_ylabel("occurrences masked")
+        save(fig, "pii.png", "PII masked by type")
 
     if "runs" in r:
         fig, ax = plt.subplots(figsize=(6, 3))
@@ -109,27 +226,50 @@ def _plots(r: dict, folder: Path) -> list[tuple[str, str]]:
     return made
 
 
-def write_report(r: dict, folder: Path) -> Path:
-    """report.md + PNG plots under `folder`; returns the Markdown path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    plots = _plots(r, folder)
-    md = ["# Yuliao run report", "", "```", *summary_lines(r), "```", ""]
-    if r["stage_seconds"]:
-        md += [
-            "## Throughput per stage",
-            "",
-            "| stage | records in | seconds (all workers) | records/s |",
-            "|---|---|---|---|",
-        ]
-        order = ["read", "decode", "extract", "clean", "langid", "filter", "dedup_keys"]
-        for stage, secs in sorted(
-            r["stage_seconds"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
-        ):
-            n = r["stage_rows_in"].get(stage, r["input_records"])
-            md.append(f"| {stage} | {n} | {secs:.2f} | {n / secs if secs else float('inf'):.1f} |")
+def _markdown(sections: list[Section]) -> str:
+    md = ["# Yuliao run report", ""]
+    for s in sections:
+        md += [f"## {s.title}", ""]
+        if s.pre is not None:
+            md += ["```", s.pre, "```"]
+        if s.header:
+            md += ["| " + " | ".join(s.header) + " |", "|" + "---|" * len(s.header)]
+            md += ["| " + " | ".join(row) + " |" for row in s.rows]
+        if s.image:
+            md.append(f"![{s.title}]({s.image})")
         md.append("")
-    for title, name in plots:
-        md += [f"## {title}", "", f"![{title}]({name})", ""]
-    path = folder / "report.md"
-    write_bytes(path, "\n".join(md).encode())
+    return "\n".join(md)
+
+
+def _html(sections: list[Section], folder: Path) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Yuliao run report</title>",
+        "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}pre{background:#f6f6f6;padding:1em}</style>",
+        "</head><body><h1>Yuliao run report</h1>",
+    ]
+    for s in sections:
+        parts.append(f"<h2>{e(s.title)}</h2>")
+        if s.pre is not None:
+            parts.append(f"<pre>{e(s.pre)}</pre>")
+        if s.header:
+            parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in s.header) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in s.rows]
+            parts.append("</table>")
+        if s.image:
+            data = base64.b64encode((folder / s.image).read_bytes()).decode()
+            parts.append(f"<img alt='{e(s.title)}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(r: dict, folder: Path) -> Path:
+    """report.html (self-contained) + report.md + PNG plots under `folder`; returns the HTML path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sections = [Section("Summary", pre="\n".join(summary_lines(r))), *_tables(r), *_plots(r, folder)]
+    write_bytes(folder / "report.md", _markdown(sections).encode())
+    path = folder / "report.html"
+    write_bytes(path, _html(sections, folder).encode())
     return path
