@@ -68,8 +68,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     if is_done(docs_path):
         return json.loads(stats_path.read_text())
 
-    from pipeline.dedup.exact import text_hash
-    from pipeline.dedup.minhash import signatures
+    from pipeline.dedup.keys import add_dedup_keys
     from pipeline.io.readers import read_partition
     from pipeline.steps.clean import clean
     from pipeline.steps.decode import decode
@@ -104,13 +103,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         drops.append(dropped)
 
     t = time.perf_counter()
-    texts = batch.column("text").to_pylist()
-    batch = batch.select([c for c in DOC_COLUMNS if c in batch.column_names])
-    batch = batch.append_column("text_hash", pa.array([text_hash(x) for x in texts], pa.string()))
-    if cfg.dedup.near:
-        sigs = signatures(texts, cfg.dedup)
-        flat = pa.array(sigs.reshape(-1))
-        batch = batch.append_column("minhash", pa.FixedSizeListArray.from_arrays(flat, cfg.dedup.num_perm))
+    batch = add_dedup_keys(batch.select([c for c in DOC_COLUMNS if c in batch.column_names]), cfg.dedup)
     timings["dedup_keys"] = time.perf_counter() - t
 
     stats = {
@@ -132,40 +125,21 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     return stats
 
 
-def load_dedup_keys(
-    part: Partition, work: Path, with_minhash: bool
-) -> tuple[list[str], list[str], np.ndarray | None]:
-    docs_path, _, _ = stage1_paths(work, part)
-    table = read_arrow(docs_path)
-    ids = table.column("id").to_pylist()
-    hashes = table.column("text_hash").to_pylist()
-    sigs = None
-    if with_minhash:
-        col = table.column("minhash").combine_chunks()
-        width = col.type.list_size
-        sigs = (
-            col.values.to_numpy(zero_copy_only=False).reshape(-1, width)
-            if len(col)
-            else np.empty((0, width), np.uint32)
-        )
-    return ids, hashes, sigs
+def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> dict:
+    """Drop duplicates (this partition's decision file), write its shards and its full ledger."""
+    from pipeline.dedup.job import read_decisions
+    from pipeline.dedup.keys import KEY_COLUMNS
 
-
-def run_stage3(
-    part: Partition, work: Path, out: Path, cfg: PipelineConfig, duplicates: dict[str, tuple[str, str]]
-) -> dict:
-    """Drop duplicates, write this partition's shards and its full ledger."""
     ledger_path = out / "ledger" / f"{part.name}.parquet"
     shard_list = work / "stage3" / f"{part.name}.shards.json"
     if is_done(ledger_path):
         return json.loads(shard_list.read_text())
     docs_path, drops_path, _ = stage1_paths(work, part)
+    duplicates = read_decisions(work, part.name)
     table = read_arrow(docs_path)
     ids = table.column("id").to_pylist()
     is_dup = np.array([i in duplicates for i in ids], dtype=bool)
-    kept = table.filter(pa.array(~is_dup)).drop_columns(
-        [c for c in ("text_hash", "minhash") if c in table.column_names]
-    )
+    kept = table.filter(pa.array(~is_dup)).drop_columns([c for c in KEY_COLUMNS if c in table.column_names])
     dup = table.filter(pa.array(is_dup))
     dup_ids = dup.column("id").to_pylist()
     dup_rows = ledger.rows(

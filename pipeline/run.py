@@ -1,7 +1,7 @@
 """The pipeline job: partitions in parallel on Dask, one global dedup decision, atomic outputs.
 
     stage 1 (per input file, parallel): read → decode → extract → clean → langid → filter → dedup keys
-    stage 2 (driver):                   exact + MinHash-LSH duplicates over the survivors' keys only
+    stage 2 (pipeline.dedup.job):       exact + MinHash-LSH duplicates over the survivors' keys only
     stage 3 (per input file, parallel): drop duplicates, write shards + the partition's ledger
     finish (driver):                    check the ledger balances, write manifest.json
 
@@ -21,8 +21,8 @@ import fsspec
 from pipeline import __version__, ledger
 from pipeline.cluster import map_tasks
 from pipeline.config import PipelineConfig, SourceConfig
-from pipeline.io.atomic import is_done, mark_done, write_json, write_parquet
-from pipeline.partition import Partition, load_dedup_keys, run_stage1, run_stage3
+from pipeline.io.atomic import write_json
+from pipeline.partition import Partition, run_stage1, run_stage3, stage1_paths
 
 
 class OutputConflict(RuntimeError):
@@ -97,54 +97,6 @@ def _prepare_output(out: Path, fingerprint: str, overwrite: bool) -> Path:
     return work
 
 
-def find_duplicates(parts: list[Partition], work: Path, cfg: PipelineConfig) -> dict[str, tuple[str, str]]:
-    """Global dedup over all survivors: id → (kept id, "exact" | "near").
-
-    Partition order, then row order, is the deterministic rule for which copy is kept.
-    Only ids, hashes and signatures come to the driver (not text).
-    """
-    from pipeline.dedup.exact import exact_duplicates
-    from pipeline.dedup.lsh import near_duplicates
-
-    result_path = work / "dedup.parquet"
-    if is_done(result_path):
-        import pyarrow.parquet as pq
-
-        t = pq.read_table(result_path).to_pylist()
-        return {r["id"]: (r["duplicate_of"], r["reason"]) for r in t}
-
-    import numpy as np
-    import pyarrow as pa
-
-    ids: list[str] = []
-    hashes: list[str] = []
-    sig_blocks = []
-    for part in parts:
-        p_ids, p_hashes, p_sigs = load_dedup_keys(part, work, with_minhash=cfg.dedup.near)
-        ids += p_ids
-        hashes += p_hashes
-        if p_sigs is not None:
-            sig_blocks.append(p_sigs)
-    dupes: dict[str, tuple[str, str]] = {}
-    if cfg.dedup.exact:
-        dupes.update((d, (k, "exact")) for d, k in exact_duplicates(ids, hashes).items())
-    if cfg.dedup.near and ids:
-        sigs = np.concatenate(sig_blocks)
-        keep = np.array([i not in dupes for i in ids])
-        rest_ids = [i for i, k in zip(ids, keep, strict=True) if k]
-        dupes.update((d, (k, "near")) for d, k in near_duplicates(rest_ids, sigs[keep], cfg.dedup).items())
-    table = pa.table(
-        {
-            "id": pa.array(list(dupes), pa.string()),
-            "duplicate_of": pa.array([v[0] for v in dupes.values()], pa.string()),
-            "reason": pa.array([v[1] for v in dupes.values()], pa.string()),
-        }
-    )
-    write_parquet(result_path, table)
-    mark_done(result_path)
-    return dupes
-
-
 def run_pipeline(
     sources: list[SourceConfig],
     cfg: PipelineConfig,
@@ -162,10 +114,10 @@ def run_pipeline(
     for w in warnings:
         print(f"WARNING: {w}", flush=True)
 
-    duplicates = find_duplicates(parts, work, cfg)
-    written = map_tasks(
-        client, run_stage3, parts, "dedup+write", work=work, out=output, cfg=cfg, duplicates=duplicates
-    )
+    from pipeline.dedup.job import find_duplicates
+
+    find_duplicates([(p.name, stage1_paths(work, p)[0]) for p in parts], work, cfg.dedup, client)
+    written = map_tasks(client, run_stage3, parts, "dedup+write", work=work, out=output, cfg=cfg)
 
     records_in = sum(s["input_records"] for s in stats)
     full = ledger.read(output / "ledger")
