@@ -29,7 +29,8 @@ from pipeline.io.atomic import (
     write_parquet,
 )
 
-# Columns every output document has (the documents contract), then stage-added ones.
+# Columns every output document has (the documents contract) come first, then whatever the
+# steps added (scores, PII counts, ...) in name order; reader internals are not written out.
 DOC_COLUMNS = [
     "id",
     "text",
@@ -42,6 +43,13 @@ DOC_COLUMNS = [
     "input",
     "offset",
 ]
+INTERNAL_COLUMNS = {"payload", "is_html", "bytes"}
+
+
+def output_columns(names: list[str]) -> list[str]:
+    first = [c for c in DOC_COLUMNS if c in names]
+    rest = sorted(c for c in names if c not in DOC_COLUMNS and c not in INTERNAL_COLUMNS)
+    return first + rest
 
 
 @dataclass(frozen=True)
@@ -63,18 +71,20 @@ def stage1_paths(work: Path, part: Partition) -> tuple[Path, Path, Path]:
 
 
 def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
-    """Read → decode → extract → clean → langid → filter → dedup keys, for one partition."""
+    """Read → decode → extract → clean → boilerplate → langid → filter → pii → dedup keys."""
     docs_path, drops_path, stats_path = stage1_paths(work, part)
     if is_done(docs_path):
         return json.loads(stats_path.read_text())
 
     from pipeline.dedup.keys import add_dedup_keys
     from pipeline.io.readers import read_partition
+    from pipeline.steps.boilerplate import remove_boilerplate
     from pipeline.steps.clean import clean
     from pipeline.steps.decode import decode
     from pipeline.steps.extract import extract
     from pipeline.steps.filters import quality_filter
     from pipeline.steps.langid import identify
+    from pipeline.steps.pii import mask_pii
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -88,8 +98,11 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         ("decode", lambda b: decode(b)),
         ("extract", lambda b: extract(b, cfg.extract)),
         ("clean", lambda b: clean(b, cfg.clean)),
+        ("boilerplate", lambda b: remove_boilerplate(b, cfg.boilerplate)),
         ("langid", lambda b: identify(b, cfg.langid)),
         ("filter", lambda b: quality_filter(b, cfg.filters)),
+        # PII last: filters judge the real text, dedup hashes what is written.
+        ("pii", lambda b: mask_pii(b, cfg.pii)),
     ]
     rows_in: dict[str, int] = {}
     bytes_in: dict[str, int] = {}
@@ -103,7 +116,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         drops.append(dropped)
 
     t = time.perf_counter()
-    batch = add_dedup_keys(batch.select([c for c in DOC_COLUMNS if c in batch.column_names]), cfg.dedup)
+    batch = add_dedup_keys(batch.select(output_columns(batch.column_names)), cfg.dedup)
     timings["dedup_keys"] = time.perf_counter() - t
 
     stats = {

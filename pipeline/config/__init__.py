@@ -6,16 +6,20 @@ message (see `pipeline.cli.manifest`).
 """
 
 from pipeline.config.base import Strict
+from pipeline.config.boilerplate import BoilerplateConfig
 from pipeline.config.clean import CleanConfig
 from pipeline.config.dedup import DedupConfig
 from pipeline.config.extract import ExtractConfig
 from pipeline.config.filters import FilterConfig
 from pipeline.config.langid import LangIdConfig
 from pipeline.config.mix import MixConfig
+from pipeline.config.pii import PiiConfig
 from pipeline.config.pipeline import PipelineConfig
 from pipeline.config.sources import SourceConfig, SourcesMixin
 
 __all__ = [
+    "BoilerplateConfig",
+    "PiiConfig",
     "CleanConfig",
     "DedupConfig",
     "ExtractConfig",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from pipeline.config.base import Strict
+from pipeline.config.boilerplate import BoilerplateConfig
 from pipeline.config.clean import CleanConfig
 from pipeline.config.dedup import DedupConfig
 from pipeline.config.extract import ExtractConfig
 from pipeline.config.filters import FilterConfig
 from pipeline.config.langid import LangIdConfig
+from pipeline.config.pii import PiiConfig
 
 
 class PipelineConfig(Strict):
@@ -17,6 +19,8 @@ class PipelineConfig(Strict):
     seed: int = 0
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
+    boilerplate: BoilerplateConfig = BoilerplateConfig()
     langid: LangIdConfig = LangIdConfig()
     filters: FilterConfig = FilterConfig()
+    pii: PiiConfig = PiiConfig()
     dedup: DedupConfig = DedupConfig()

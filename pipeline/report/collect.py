@@ -98,7 +98,7 @@ def _sum_dicts(dicts) -> dict[str, int]:
 
 
 # Columns of kept documents the report summarises when a step produced them.
-_OPTIONAL = ("lang", "script", "quality_score")
+_OPTIONAL = ("lang", "script", "quality_score", "text_original_script")
 
 
 def _kept_columns(ds: Path, manifest: dict) -> dict[str, list]:
@@ -107,6 +107,7 @@ def _kept_columns(ds: Path, manifest: dict) -> dict[str, list]:
 
     out: dict[str, list] = {"source": [], "chars": []}
     pii: dict[str, int] = {}
+    boiler: dict[str, int] = {}
     for shard in manifest["shards"]:
         t = read_arrow(ds / shard["path"])
         out["source"] += [shard["source"]] * t.num_rows
@@ -120,6 +121,7 @@ def _kept_columns(ds: Path, manifest: dict) -> dict[str, list]:
                     pc.sum(t[col]).as_py() or 0
                 )
     out["pii_totals"] = pii  # type: ignore[assignment]
+    out["boilerplate_totals"] = boiler  # type: ignore[assignment]
     return out
 
 

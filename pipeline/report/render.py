@@ -124,6 +124,14 @@ def _tables(r: dict) -> list[Section]:
         if col in kept:
             counts = Counter(kept[col]).most_common()
             out.append(Section(title, header=[col, "documents"], rows=[[str(k), str(v)] for k, v in counts]))
+    if kept.get("boilerplate_totals"):
+        out.append(
+            Section(
+                "Boilerplate lines removed (kept documents, by rule)",
+                header=["rule", "lines"],
+                rows=[[k, str(v)] for k, v in sorted(kept["boilerplate_totals"].items())],
+            )
+        )
     if kept.get("pii_totals"):
         out.append(
             Section(
