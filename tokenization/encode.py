@@ -3,12 +3,20 @@
 Output shards hold `id`, `source`, `input_ids` (list<uint16> when the vocabulary fits, else uint32)
 with no BOS/EOS: the trainer's packer adds EOS between documents.  Literal special-token strings in
 documents (e.g. "</s>" in scraped HTML) are encoded as plain text, never as control ids.
+
+Optional columns: `word_starts` (list<bool>, aligned with `input_ids`: does the token start a
+word; jieba for Chinese, see `words.py`) with `word_boundaries=True`, and the input's
+`quality_score` / `cluster_size` columns, carried through when present so stream-time sampling
+inside a source (`tokenization.mixing`) can weight documents without re-reading the dataset.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +41,9 @@ _ENCODE_BATCH = 1000
 _META_TOKENIZER = b"yuliao.tokenizer_sha256"
 _META_INPUT = b"yuliao.input_sha256"
 _META_CODE = b"yuliao.code_version"
+_META_WORDS = b"yuliao.word_boundaries"
+# Per-document columns carried from the dataset into token shards when the dataset has them.
+CARRIED_COLUMNS = ("quality_score", "cluster_size")
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,9 @@ class ShardTask:
     tokenizer_sha256: str
     dtype: str
     text_field: str
+    word_boundaries: bool = False
+    # Distributed workers run one task per core: tokenizers' own thread pool is switched off there.
+    single_threaded: bool = False
 
 
 def token_dtype(vocab_size: int) -> str:
@@ -101,31 +115,53 @@ def _reusable(task: ShardTask) -> pa.Table | None:
     if (
         meta.get(_META_TOKENIZER) != task.tokenizer_sha256.encode()
         or meta.get(_META_INPUT) != task.input_sha256.encode()
+        or meta.get(_META_WORDS, b"0") != (b"1" if task.word_boundaries else b"0")
     ):
-        log.info("re-encoding %s: made from a different input shard or tokenizer", out)
+        log.info("re-encoding %s: made from a different input shard, tokenizer or word-boundary setting", out)
         return None
     return table
 
 
-def _encode_texts(tok, texts: pa.ChunkedArray, dtype: str) -> pa.ListArray:
-    """Batch-encode a text column into a list<dtype> array, a slice at a time to bound memory."""
-    encode = getattr(tok, "encode_batch_fast", tok.encode_batch)  # no offsets needed
+def _encode_texts(
+    tok, texts: pa.ChunkedArray, dtype: str, word_boundaries: bool = False
+) -> tuple[pa.ListArray, pa.ListArray | None]:
+    """Batch-encode a text column into list<dtype> ids (and list<bool> word starts), a slice at a time."""
+    from tokenization.words import word_starts
+
+    # Offsets are only computed when word boundaries need them.
+    encode = tok.encode_batch if word_boundaries else getattr(tok, "encode_batch_fast", tok.encode_batch)
     lengths: list[np.ndarray] = []
     values: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
     for start in range(0, len(texts), _ENCODE_BATCH):
         batch = [t if t is not None else "" for t in texts.slice(start, _ENCODE_BATCH).to_pylist()]
         encs = encode(batch, add_special_tokens=False)
-        lengths.append(np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs)))
-        values.extend(np.asarray(e.ids, dtype=dtype) for e in encs)
+        ids = [e.ids for e in encs]
+        lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        lengths.append(lens)
+        values.append(np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(lens.sum())))
+        if word_boundaries:
+            starts.extend(word_starts(t, e.offsets) for t, e in zip(batch, encs, strict=True))
     lens = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
     offsets = np.zeros(len(lens) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
     if offsets[-1] > np.iinfo(np.int32).max:
         raise ValueError(f"shard has {offsets[-1]} tokens, above the 2**31 list<> limit: split it smaller")
+    offsets32 = pa.array(offsets.astype(np.int32))
     flat = np.concatenate(values) if values else np.zeros(0, dtype=dtype)
-    return pa.ListArray.from_arrays(
-        pa.array(offsets.astype(np.int32)), pa.array(flat, type=pa.from_numpy_dtype(flat.dtype))
-    )
+    ids = pa.ListArray.from_arrays(offsets32, pa.array(flat, type=pa.from_numpy_dtype(flat.dtype)))
+    if not word_boundaries:
+        return ids, None
+    flags = np.concatenate(starts) if starts else np.zeros(0, dtype=bool)
+    return ids, pa.ListArray.from_arrays(offsets32, pa.array(flags, type=pa.bool_()))
+
+
+@lru_cache(maxsize=2)
+def _cached_tokenizer(path: str, sha256: str):
+    """One loaded tokenizer per worker process and tokenizer version (loading a 32k vocab is not free)."""
+    tok = load_tokenizer(Path(path).parent)
+    tok.encode_special_tokens = True  # document text "</s>" must not become the EOS id
+    return tok
 
 
 def encode_shard(task: ShardTask) -> dict[str, Any]:
@@ -142,33 +178,49 @@ def encode_shard(task: ShardTask) -> dict[str, Any]:
             raise DatasetError(
                 f"{source_path}: has {src.num_rows} rows but the manifest says {task.input_rows}"
             )
-        tok = load_tokenizer(Path(task.tokenizer_path).parent)
-        tok.encode_special_tokens = True  # document text "</s>" must not become the EOS id
-        input_ids = _encode_texts(tok, src.column(task.text_field), task.dtype)
+        if task.single_threaded:
+            os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per Dask worker, no oversubscription
+        tok = _cached_tokenizer(task.tokenizer_path, task.tokenizer_sha256)
+        input_ids, starts = _encode_texts(tok, src.column(task.text_field), task.dtype, task.word_boundaries)
         metadata = {
             _META_TOKENIZER: task.tokenizer_sha256.encode(),
             _META_INPUT: task.input_sha256.encode(),
             _META_CODE: __version__.encode(),
+            _META_WORDS: b"1" if task.word_boundaries else b"0",
         }
-        schema = pa.schema(
-            [
-                ("id", pa.string()),
-                ("source", pa.string()),
-                ("input_ids", pa.list_(getattr(pa, task.dtype)())),
-            ],
-            metadata=metadata,
-        )
-        table = pa.Table.from_arrays(
-            [
-                src.column("id").cast(pa.string()).combine_chunks(),
-                src.column("source").cast(pa.string()).combine_chunks(),
-                input_ids,
-            ],
-            schema=schema,
-        )
+        fields = [
+            ("id", pa.string()),
+            ("source", pa.string()),
+            ("input_ids", pa.list_(getattr(pa, task.dtype)())),
+        ]
+        columns = [
+            src.column("id").cast(pa.string()).combine_chunks(),
+            src.column("source").cast(pa.string()).combine_chunks(),
+            input_ids,
+        ]
+        if starts is not None:
+            fields.append(("word_starts", pa.list_(pa.bool_())))
+            columns.append(starts)
+        for name in CARRIED_COLUMNS:
+            if name in src.schema.names:
+                fields.append((name, src.schema.field(name).type))
+                columns.append(src.column(name).combine_chunks())
+        table = pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=metadata))
         write_arrow(out, table)
         mark_done(out)
     return {"path": out.name, "input": task.input_rel, **_shard_stats(table, out)}
+
+
+def _role_id(tok, role: str) -> int:
+    """Id of a special role, whatever the kind spells it (`</s>` or `[EOS]`); the layout fixes the id."""
+    for kind in ("bpe", "char"):
+        i = tok.token_to_id(st.special_token_strings(kind)[role])
+        if i is not None:
+            return int(i)
+    raise ValueError(
+        f"tokenizer has no {role} token ({st.special_token_strings('bpe')[role]} / "
+        f"{st.special_token_strings('char')[role]})"
+    )
 
 
 def _run(tasks: list[ShardTask], client, scheduler: str) -> list[dict[str, Any]]:
@@ -190,12 +242,14 @@ def encode_dataset(
     *,
     text_field: str = "text",
     scheduler: str = "threads",
+    word_boundaries: bool = False,
 ) -> dict[str, Any]:
     """Tokenize every shard of a pipeline dataset into `out_dir` and write its token manifest.
 
     `client` is a `distributed.Client`; without one, Dask's local `scheduler` runs the tasks
     (threads are fine: tokenizers releases the GIL).  Shards already done with the same input and
-    tokenizer are reused, so an interrupted run resumes and reruns are byte-identical.
+    tokenizer are reused, so an interrupted run resumes and reruns are byte-identical.  With a
+    client, each task encodes on one core (tokenizers' thread pool off), so workers scale.
     """
     dataset_dir, tokenizer_dir, out_dir = Path(dataset_dir), Path(tokenizer_dir), Path(out_dir)
     manifest = load_dataset_manifest(dataset_dir)
@@ -224,6 +278,8 @@ def encode_dataset(
                 tokenizer_sha256=tokenizer_sha,
                 dtype=dtype,
                 text_field=text_field,
+                word_boundaries=word_boundaries,
+                single_threaded=client is not None,
             )
         )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -248,9 +304,10 @@ def encode_dataset(
             "path": str(dataset_dir.resolve()),
             "manifest_sha256": sha256_file(dataset_dir / DATASET_MANIFEST),
         },
-        "eos_id": tok.token_to_id(st.EOS),
-        "pad_id": tok.token_to_id(st.PAD),
+        "eos_id": _role_id(tok, "eos"),
+        "pad_id": _role_id(tok, "pad"),
         "text_field": text_field,
+        "word_boundaries": word_boundaries,
         "code_version": __version__,
     }
     write_json(out_dir / "manifest.json", token_manifest)

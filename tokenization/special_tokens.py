@@ -1,12 +1,18 @@
 """Special tokens with stable ids, shared by every objective (causal LM, MLM, T5 span corruption).
 
-Layout of a vocabulary of size V:
+Layout of a vocabulary of size V, the same ids for every tokenizer kind:
 
-    0..6            <pad> <s> </s> <unk> <mask> <cls> <sep>
-    7..V-101        learned byte-level BPE tokens (plus `<reserved_k>` fillers if the corpus ran out of merges)
+    0..6            pad bos eos unk mask cls sep
+    7..V-101        learned tokens (plus fillers if the corpus ran out of merges / frequent pieces)
     V-100..V-1      <extra_id_99> ... <extra_id_0>   (T5 convention: sentinel i == V-1-i)
 
-Fixed ids let models, packers and collators hard-code nothing but these constants.
+Only the strings differ by kind: byte-level BPE uses the T5/XLNet spelling (`<pad>` `<s>` `</s>`
+`<unk>` `<mask>` `<cls>` `<sep>`, fillers `<reserved_k>`); the BERT-style kinds (`char`,
+`wordpiece`) use BERT's `[PAD]` `[UNK]` `[MASK]` `[CLS]` `[SEP]` plus `[BOS]` `[EOS]` (BERT has
+none; the packer needs an end-of-document id), fillers `[unused_k]`.  T5 sentinels keep their
+`<extra_id_i>` spelling in every kind, so span corruption and XLNet (which reads cls/sep/mask by
+role) work on any kind.  Fixed ids let models, packers and collators hard-code nothing but these
+constants; yuliao_tokenizer.json records both ids and strings.
 """
 
 from __future__ import annotations
@@ -21,6 +27,18 @@ SEP = "<sep>"
 
 LEADING_SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS, UNK, MASK, CLS, SEP)
 PAD_ID, BOS_ID, EOS_ID, UNK_ID, MASK_ID, CLS_ID, SEP_ID = range(len(LEADING_SPECIAL_TOKENS))
+
+BERT_LEADING_SPECIAL_TOKENS: tuple[str, ...] = (
+    "[PAD]",
+    "[BOS]",
+    "[EOS]",
+    "[UNK]",
+    "[MASK]",
+    "[CLS]",
+    "[SEP]",
+)
+ROLES: tuple[str, ...] = ("pad", "bos", "eos", "unk", "mask", "cls", "sep")
+BERT_KINDS = frozenset({"char", "wordpiece"})
 
 NUM_SENTINELS = 100
 BYTE_ALPHABET_SIZE = 256
@@ -47,14 +65,25 @@ def sentinel_tokens_in_id_order() -> list[str]:
     return [sentinel_token(i) for i in range(NUM_SENTINELS - 1, -1, -1)]
 
 
-def reserved_token(k: int) -> str:
-    """Filler token used when BPE learns fewer merges than the requested vocabulary has room for."""
-    return f"<reserved_{k}>"
+def reserved_token(k: int, kind: str = "bpe") -> str:
+    """Filler token used when training yields fewer tokens than the requested vocabulary has room for."""
+    return f"[unused_{k}]" if kind in BERT_KINDS else f"<reserved_{k}>"
 
 
-def special_token_ids(vocab_size: int) -> dict[str, object]:
+def leading_special_tokens(kind: str = "bpe") -> tuple[str, ...]:
+    """The strings at ids 0..6 for a tokenizer kind (same roles and ids for every kind)."""
+    return BERT_LEADING_SPECIAL_TOKENS if kind in BERT_KINDS else LEADING_SPECIAL_TOKENS
+
+
+def special_token_strings(kind: str = "bpe") -> dict[str, str]:
+    """Role -> string, e.g. {"pad": "[PAD]", ...}, for transformers' named special tokens."""
+    return dict(zip(ROLES, leading_special_tokens(kind), strict=True))
+
+
+def special_token_ids(vocab_size: int, kind: str = "bpe") -> dict[str, object]:
     """The id map recorded in tokenizer manifests, so consumers need not load the tokenizer."""
     return {
+        "tokens": special_token_strings(kind),
         "pad": PAD_ID,
         "bos": BOS_ID,
         "eos": EOS_ID,

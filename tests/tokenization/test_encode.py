@@ -198,7 +198,8 @@ def test_cli_train_and_encode(dataset: Path, tmp_path: Path):
     )
     assert r.exit_code == 0, r.output
     meta = json.loads((tok / "yuliao_tokenizer.json").read_text())
-    assert meta["vocab_size"] == 640 and meta["training"]["docs"] == 200 and meta["config"]["max_docs"] == 200
+    assert meta["vocab_size"] == 640 and meta["config"]["max_docs"] == 200
+    assert meta["training"]["docs"] == 196 and meta["training"]["heldout_docs"] == 4  # every 50th held out
     assert Tokenizer.from_file(str(tok / "tokenizer.json")).token_to_id("<extra_id_0>") == 639
 
     r = runner.invoke(app, ["encode", "--input", str(dataset), "--tokenizer", str(tok), "--output", str(enc)])
@@ -222,6 +223,6 @@ def test_cli_train_from_jsonl(tmp_path: Path):
         app, ["train", "--input", str(path), "--output", str(tmp_path / "t"), "--vocab-size", "500"]
     )
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "t" / "yuliao_tokenizer.json").read_text())["training"]["docs"] == len(
-        all_texts()
-    )
+    training = json.loads((tmp_path / "t" / "yuliao_tokenizer.json").read_text())["training"]
+    assert training["docs"] + training["heldout_docs"] == len(all_texts())
+    assert training["heldout_docs"] == -(-len(all_texts()) // 50)

@@ -135,7 +135,12 @@ def test_config_validation():
     with pytest.raises(ValidationError):
         TokenizerConfig(vocab_size=301)  # cannot hold 7 specials + 256 bytes + 100 sentinels
     with pytest.raises(ValidationError):
-        TokenizerConfig(kind="wordpiece")
+        TokenizerConfig(kind="unigram")
+    assert TokenizerConfig(kind="wordpiece").kind == "wordpiece"
+    with pytest.raises(ValidationError, match="bpe"):
+        TokenizerConfig(kind="char", split_cjk_chars=True)
+    with pytest.raises(ValidationError, match="wordpiece"):
+        TokenizerConfig(limit_alphabet=100)
     with pytest.raises(ValidationError):
         TokenizerConfig(vocab_sise=1000)
     cfg = TokenizerConfig(vocab_size=st.MIN_VOCAB_SIZE)
@@ -161,8 +166,13 @@ def test_special_token_layout(trained: Path):
     assert m["tokenizer_json_sha256"] == sha256_file(trained / "tokenizer.json")
     assert m["special_token_ids"]["eos"] == 2 and m["special_token_ids"]["pad"] == 0
     assert m["special_token_ids"]["sentinels"]["extra_id_0"] == VOCAB - 1
-    assert m["training"]["docs"] == 300
-    assert m["training"]["chars"] == sum(len(d) for d in make_docs())
+    # Every 50th document (0, 50, ...) is held out for the report, as the peer bench holds out.
+    trained_on = [d for i, d in enumerate(make_docs()) if i % 50]
+    assert m["training"]["docs"] == len(trained_on) == 294 and m["training"]["heldout_docs"] == 6
+    assert m["training"]["chars"] == sum(len(d) for d in trained_on)
+    report = m["report"]["yuliao"]
+    assert report["round_trip_failures"] == 0 and report["heldout_docs"] == 6
+    assert report["zh"]["docs"] + report["en"]["docs"] <= 6 and report["tgh_level1_coverage"]["chars"] == 3500
     assert m["config"]["vocab_size"] == VOCAB and m["reserved_tokens"] == 0
 
 
@@ -234,7 +244,11 @@ def test_small_corpus_pads_with_reserved_tokens(tmp_path: Path):
 
 def test_max_docs_and_empty_input(tmp_path: Path):
     m = train_tokenizer(iter(make_docs()), TokenizerConfig(vocab_size=500, max_docs=7), tmp_path / "a")
-    assert m["training"]["docs"] == 7
+    assert m["training"]["docs"] == 6 and m["training"]["heldout_docs"] == 1  # doc 0 held out
+    m = train_tokenizer(
+        iter(make_docs()), TokenizerConfig(vocab_size=500, max_docs=7, holdout_every=None), tmp_path / "c"
+    )
+    assert m["training"]["docs"] == 7 and m["training"]["heldout_docs"] == 0
     with pytest.raises(DatasetError, match="no training texts"):
         train_tokenizer(iter([]), TokenizerConfig(vocab_size=500), tmp_path / "b")
 

@@ -16,6 +16,12 @@ def encode(
         int, typer.Option("--workers", min=0, help="Dask worker processes; 0 = threads in this process.")
     ] = 0,
     text_field: Annotated[str, typer.Option("--text-field", help="Column with the text.")] = "text",
+    word_boundaries: Annotated[
+        bool,
+        typer.Option(
+            "--word-boundaries", help="Store word_starts (list<bool> per token; jieba for Chinese)."
+        ),
+    ] = False,
 ) -> None:
     """Encode a dataset into list<uint16> token shards; resumes finished shards, reruns are byte-identical."""
     from tokenization.encode import encode_dataset
@@ -23,7 +29,9 @@ def encode(
 
     try:
         if workers == 0:
-            manifest = encode_dataset(input, tokenizer, output, text_field=text_field)
+            manifest = encode_dataset(
+                input, tokenizer, output, text_field=text_field, word_boundaries=word_boundaries
+            )
         else:
             from dask.distributed import Client, LocalCluster
 
@@ -31,7 +39,9 @@ def encode(
                 LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
                 Client(cluster) as client,
             ):
-                manifest = encode_dataset(input, tokenizer, output, client, text_field=text_field)
+                manifest = encode_dataset(
+                    input, tokenizer, output, client, text_field=text_field, word_boundaries=word_boundaries
+                )
     except (DatasetError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e

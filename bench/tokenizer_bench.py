@@ -1,0 +1,357 @@
+"""Tokenizers: Yuliao next to bare HF `tokenizers` and SentencePiece, same text, one run.
+
+Runs, on the same documents (every 20th held out, as the peer script does):
+  * the peer script ../shared/bench/peer_tokenizers.py in the peers venv (bare byte-level BPE and
+    SentencePiece BPE: its own timings and bytes/token, for reference);
+  * in this process, interleaved so machine load hits both alike: bare `train_from_iterator`
+    (the peer's settings) and `yuliao` training through its real input path (file streaming,
+    hold-out, report), giving the training MB/s ratio;
+  * SentencePiece BPE trained here on the same training text and vocab size, for the
+    side-by-side bytes/token (zh, en), tokens/char and 通用规范汉字表 level-1 coverage;
+  * the `char` and `wordpiece` kinds (coverage, CJK-split check, [UNK] share);
+  * exact round trip of the default `bpe` over every document;
+  * AutoTokenizer (offline) vs raw `tokenizers` ids on 1,000 documents for each kind;
+  * encoding in a subprocess with tokenizers' thread pool off (one core): bare `encode_batch`
+    with the same tokenizer vs `encode_dataset` (Arrow in, shards + manifest out) -> ratio per
+    core; then Dask with 1 and 2 worker processes -> scaling.
+
+Usage:
+  python bench/tokenizer_bench.py --peer-python ../peers/bin/python --docs DOCS.jsonl[.gz] \\
+      [--vocab 32000] [--out result.json]
+DOCS: the dev crawl text, made with
+  python ../shared/bench/extract_text.py dev_crawl.jsonl ../shared/corpora/crawl-dev-*.warc.gz
+or ../shared/bench/dev_dedup.jsonl.gz (the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared" / "bench"
+
+
+def load_docs(path: Path) -> list[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh if line.strip()]
+
+
+def run_peer(peer_python: str, docs: Path, vocab: int) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [peer_python, str(SHARED / "peer_tokenizers.py"), str(docs), str(vocab)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-2000:]}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def bare_train(train: list[str], vocab: int) -> float:
+    """The peer's bare byte-level BPE training, timed."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tr = trainers.BpeTrainer(
+        vocab_size=vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    t0 = time.perf_counter()
+    tok.train_from_iterator(train, tr)
+    return time.perf_counter() - t0
+
+
+def yuliao_train(
+    train_file: Path, heldout: list[str], vocab: int, kind: str, out: Path
+) -> tuple[float, dict]:
+    """Yuliao's training through its real input path: stream the JSONL file, train, save, report."""
+    from tokenization.config import TokenizerConfig
+    from tokenization.inputs import iter_input_texts
+    from tokenization.train import train_tokenizer
+
+    cfg = TokenizerConfig(kind=kind, vocab_size=vocab, holdout_every=None)
+    t0 = time.perf_counter()
+    manifest = train_tokenizer(iter_input_texts(train_file), cfg, out, heldout=heldout)
+    return time.perf_counter() - t0, manifest
+
+
+def parity(tok_dir: Path, texts: list[str]) -> dict:
+    """AutoTokenizer loaded offline gives the raw tokenizer's ids on every text."""
+    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(tok_dir)
+    raw = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
+    a = auto(texts, add_special_tokens=False)["input_ids"]
+    r = [e.ids for e in raw.encode_batch(texts, add_special_tokens=False)]
+    return {
+        "docs": len(texts),
+        "equal": sum(x == y for x, y in zip(a, r, strict=True)),
+        "class": type(auto).__name__,
+    }
+
+
+def round_trip(tok_dir: Path, texts: list[str]) -> dict:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
+    tok.encode_special_tokens = True
+    ok = 0
+    for i in range(0, len(texts), 512):
+        chunk = texts[i : i + 512]
+        ids = [e.ids for e in tok.encode_batch(chunk, add_special_tokens=False)]
+        ok += sum(
+            d == t for d, t in zip(tok.decode_batch(ids, skip_special_tokens=False), chunk, strict=True)
+        )
+    return {"docs": len(texts), "exact": ok}
+
+
+def make_dataset(train: list[str], root: Path, shards: int) -> Path:
+    """A pipeline-contract dataset (id, text, source) of `shards` balanced Arrow shards."""
+    import pyarrow as pa
+
+    from pipeline.io.atomic import sha256_file, write_arrow, write_json
+
+    entries = []
+    for s in range(shards):
+        texts = train[s::shards]
+        rel = f"data/shard-{s:05d}.arrow"
+        write_arrow(
+            root / rel,
+            pa.table(
+                {
+                    "id": [f"d{s}-{i}" for i in range(len(texts))],
+                    "text": texts,
+                    "source": ["dev"] * len(texts),
+                }
+            ),
+        )
+        entries.append(
+            {
+                "path": rel,
+                "rows": len(texts),
+                "source": "dev",
+                "text_bytes": sum(len(t.encode()) for t in texts),
+                "sha256": sha256_file(root / rel),
+            }
+        )
+    write_json(root / "manifest.json", {"shards": entries})
+    return root
+
+
+ENCODE_SCRIPT = r"""
+import json, shutil, sys, time
+from pathlib import Path
+
+
+def main(repo, ds, tok_dir, work):
+    sys.path.insert(0, repo)
+    from pipeline.io.atomic import read_arrow
+    from tokenization.encode import encode_dataset
+    from tokenization.train import load_tokenizer
+
+    ds, work = Path(ds), Path(work)
+    man = json.loads((ds / "manifest.json").read_text())
+    texts = [t for s in man["shards"] for t in read_arrow(ds / s["path"]).column("text").to_pylist()]
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    res = {"MB": round(mb, 2)}
+
+    def bare():
+        tok = load_tokenizer(tok_dir)
+        tok.encode_special_tokens = True
+        t0 = time.perf_counter()
+        for i in range(0, len(texts), 1000):
+            tok.encode_batch_fast(texts[i : i + 1000], add_special_tokens=False)
+        return mb / (time.perf_counter() - t0)
+
+    for rep in range(2):  # interleaved: bare, yuliao, bare, yuliao
+        res.setdefault("bare_encode_batch_MB_s", []).append(round(bare(), 3))
+        t0 = time.perf_counter()
+        encode_dataset(ds, tok_dir, work / f"enc-{rep}", scheduler="synchronous")
+        res.setdefault("yuliao_encode_MB_s", []).append(round(mb / (time.perf_counter() - t0), 3))
+    first = man["shards"][0]
+    (work / "one" / "data").mkdir(parents=True, exist_ok=True)
+    (work / "one" / "manifest.json").write_text(json.dumps({"shards": [first]}))
+    shutil.copy(ds / first["path"], work / "one" / first["path"])
+    t0 = time.perf_counter()
+    encode_dataset(work / "one", tok_dir, work / "wb", scheduler="synchronous", word_boundaries=True)
+    res["word_boundaries_MB_s"] = round(first["text_bytes"] / 1e6 / (time.perf_counter() - t0), 3)
+
+    from dask.distributed import Client, LocalCluster
+
+    for n in (1, 2, 1, 2):
+        with (
+            LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as c,
+            Client(c) as client,
+        ):
+            client.run(lambda: __import__("tokenization.encode"))
+            t0 = time.perf_counter()
+            encode_dataset(ds, tok_dir, work / f"dask-{n}-{time.time_ns()}", client)
+            res.setdefault(f"dask_{n}_workers_MB_s", []).append(round(mb / (time.perf_counter() - t0), 3))
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
+"""
+
+
+def encode_bench(dataset: Path, tok_dir: Path, work: Path) -> dict:
+    """One core: tokenizers' thread pool off in this subprocess and in its Dask workers."""
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1")
+    script = work / "encode_bench.py"
+    script.write_text(ENCODE_SCRIPT, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script), str(REPO), str(dataset), str(tok_dir), str(work)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-3000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--peer-python", default=str(REPO.parent / "peers" / "bin" / "python"))
+    ap.add_argument("--docs", type=Path, default=SHARED / "dev_dedup.jsonl.gz")
+    ap.add_argument("--vocab", type=int, default=32000)
+    ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+
+    from tokenization.evaluate import format_side_by_side
+    from tokenization.spm_compare import sentencepiece_report, train_sentencepiece
+
+    docs = load_docs(args.docs)
+    held, train = docs[::20], [d for i, d in enumerate(docs) if i % 20]
+    mb = sum(len(d.encode()) for d in train) / 1e6
+    result: dict = {
+        "docs": len(docs),
+        "train_MB": round(mb, 2),
+        "heldout_docs": len(held),
+        "vocab": args.vocab,
+    }
+    print(f"{len(docs)} docs, {mb:.1f} MB training text, {len(held)} held out", flush=True)
+
+    if not args.skip_peer:
+        result["peer"] = run_peer(args.peer_python, args.docs, args.vocab)
+        print("peer:", json.dumps(result["peer"]), flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="yuliao-tokbench-") as tmp:
+        work = Path(tmp)
+        train_file = work / "train.jsonl"
+        with train_file.open("w", encoding="utf-8") as fh:
+            for d in train:
+                fh.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
+
+        # ---- training speed, interleaved: bare, yuliao, yuliao, bare
+        times = {"bare": [], "yuliao": []}
+        phase: list[float] = []
+        manifest = None
+        for who in ("bare", "yuliao", "yuliao", "bare"):
+            if who == "bare":
+                times["bare"].append(bare_train(train, args.vocab))
+            else:
+                t, manifest = yuliao_train(
+                    train_file, held, args.vocab, "bpe", work / f"bpe-{len(times['yuliao'])}"
+                )
+                times["yuliao"].append(t)
+                phase.append(manifest["seconds"]["read_and_train"])
+            print(f"train {who}: {times[who][-1]:.1f}s", flush=True)
+        bare_mbs, ours_mbs = mb / min(times["bare"]), mb / min(times["yuliao"])
+        result["train"] = {
+            "bare_s": [round(t, 1) for t in times["bare"]],
+            "yuliao_s": [round(t, 1) for t in times["yuliao"]],
+            "bare_MB_s": round(bare_mbs, 3),
+            "yuliao_MB_s": round(ours_mbs, 3),
+            "ratio_best_of_2": round(ours_mbs / bare_mbs, 3),
+            "ratio_total": round(sum(times["bare"]) / sum(times["yuliao"]), 3),
+            # reading + pre-tokenising + training only (no saving / report), best of 2 each
+            "yuliao_read_and_train_s": [round(t, 1) for t in phase],
+            "ratio_read_and_train": round(min(times["bare"]) / min(phase), 3),
+        }
+        bpe_dir = work / "bpe-1"
+        report = {"yuliao_bpe": manifest["report"]["yuliao"]}
+
+        # ---- SentencePiece on the same training text, same vocab size
+        sample = work / "sp.txt"
+        sample.write_text("\n".join(train), encoding="utf-8")
+        t0 = time.perf_counter()
+        sp = train_sentencepiece(sample, args.vocab, work / "sp", seed=0)
+        result["sentencepiece_train_s"] = round(time.perf_counter() - t0, 1)
+        report["sentencepiece_bpe"] = sentencepiece_report(sp, held)
+
+        # ---- char and wordpiece kinds
+        for kind in ("char", "wordpiece"):
+            _, m = yuliao_train(train_file, held, args.vocab, kind, work / kind)
+            report[f"yuliao_{kind}"] = m["report"]["yuliao"]
+        result["report"] = report
+        print(format_side_by_side(report), flush=True)
+        for kind in ("char", "wordpiece"):
+            r = report[f"yuliao_{kind}"]
+            print(
+                f"{kind}: cjk_split_violations={r['cjk_split_violations']} unk={r['unk_tokens']}", flush=True
+            )
+
+        # ---- exact round trip (bpe) and AutoTokenizer parity (all kinds)
+        result["round_trip_bpe"] = round_trip(bpe_dir, docs)
+        parity_docs = docs[::10][:1000]
+        result["autotokenizer_parity"] = {
+            kind: parity(work / name, parity_docs)
+            for kind, name in (("bpe", "bpe-1"), ("char", "char"), ("wordpiece", "wordpiece"))
+        }
+        print("round trip:", result["round_trip_bpe"], "parity:", result["autotokenizer_parity"], flush=True)
+
+        # ---- encoding per core and Dask scaling (subprocess: tokenizers' pool off)
+        dataset = make_dataset(train, work / "dataset", args.shards)
+        enc = encode_bench(dataset, bpe_dir, work)
+        if "error" not in enc:
+            enc["ratio_per_core_vs_bare_same_tokenizer"] = round(
+                max(enc["yuliao_encode_MB_s"]) / max(enc["bare_encode_batch_MB_s"]), 3
+            )
+            enc["dask_2_vs_1"] = round(max(enc["dask_2_workers_MB_s"]) / max(enc["dask_1_workers_MB_s"]), 3)
+        result["encode"] = enc
+        print("encode:", json.dumps(enc), flush=True)
+
+    y, s = report["yuliao_bpe"], report["sentencepiece_bpe"]
+    result["summary"] = {
+        "bytes_per_token_zh": {
+            "yuliao": y["zh"]["bytes_per_token"],
+            "sentencepiece": s["zh"]["bytes_per_token"],
+        },
+        "bytes_per_token_en": {
+            "yuliao": y["en"]["bytes_per_token"],
+            "sentencepiece": s["en"]["bytes_per_token"],
+        },
+        "tgh_coverage": {k: v["tgh_level1_coverage"]["share"] for k, v in report.items()},
+        "train_ratio": result["train"]["ratio_best_of_2"],
+        "encode_ratio_per_core": enc.get("ratio_per_core_vs_bare_same_tokenizer"),
+        "dask_2_vs_1": enc.get("dask_2_vs_1"),
+    }
+    print(json.dumps(result["summary"], indent=1, ensure_ascii=False))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
