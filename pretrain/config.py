@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Arch = Literal["gpt2", "llama", "bert", "roberta", "t5", "xlnet"]
 Objective = Literal["clm", "mlm", "span", "plm"]
+Parallel = Literal["ddp", "fsdp"]
+Attention = Literal["sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3"]
 
 # Which architectures each objective can train (the model head must match the loss).
 COMPATIBLE: dict[str, tuple[str, ...]] = {
@@ -28,7 +30,7 @@ class ModelConfig(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """One pretraining run: objective, model and optimisation hyper-parameters."""
+    """One pretraining run: objective, model, data, optimisation, parallelism and logging."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -36,22 +38,47 @@ class RunConfig(BaseModel):
     objective: Objective
     model: ModelConfig
     seq_len: int = Field(default=128, ge=8)
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=8, ge=1, description="examples per rank per micro-batch")
     steps: int = Field(default=60, ge=1)
     lr: float = Field(default=3e-3, gt=0)
     warmup_steps: int = Field(default=5, ge=0)
     weight_decay: float = Field(default=0.01, ge=0)
-    grad_clip: float = Field(default=1.0, ge=0)
+    grad_clip: float = Field(default=1.0, ge=0, description="max global grad norm; 0 = no clipping")
     grad_accum: int = Field(default=1, ge=1)
     seed: int = 0
     log_every: int = Field(default=10, ge=1)
     ckpt_every: int | None = Field(default=None, ge=1)
-    num_workers: int = Field(default=0, ge=0)
+    num_workers: int = Field(default=0, ge=0, description="DataLoader workers per rank")
+    # ---- packing and objectives
+    doc_attention: bool = Field(
+        default=True,
+        description="packed documents never attend to each other and restart their positions (clm, mlm, plm)",
+    )
     mlm_probability: float = Field(default=0.15, gt=0, lt=1)
+    whole_word_mask: bool = Field(default=True, description="mlm: mask whole words (Chinese-BERT-wwm)")
     noise_density: float = Field(default=0.15, gt=0, lt=1)
     mean_span_length: float = Field(default=3.0, ge=1)
     plm_max_span: int = Field(default=5, ge=1)
     plm_predict_ratio: float = Field(default=1 / 6, gt=0, lt=1)
+    plm_mask_alpha: int = Field(default=6, ge=1, description="XLNet mask_alpha: context tokens per span word")
+    plm_mask_beta: int = Field(default=1, ge=1, description="XLNet mask_beta")
+    # ---- systems
+    parallel: Parallel = Field(default="ddp", description="ddp, or fsdp (FSDP2 fully_shard per block)")
+    compile: bool = Field(default=False, description="torch.compile the model")
+    activation_checkpointing: bool = False
+    attn_implementation: Attention | None = Field(default=None, description="None: transformers' default")
+    peak_tflops: float | None = Field(
+        default=None, gt=0, description="peak bf16 dense TFLOPS per device for MFU; None: known GPUs"
+    )
+    # ---- evaluation
+    eval_every: int | None = Field(default=None, ge=1)
+    eval_batches: int = Field(default=8, ge=1, description="batches per rank per evaluation")
+    eval_holdout: float = Field(
+        default=0.0, ge=0, lt=0.5, description="fraction of each source's documents held out for eval"
+    )
+    eval_tokens: str | None = Field(
+        default=None, description="separate held-out token dir (relative to the run output dir)"
+    )
 
     @model_validator(mode="after")
     def _objective_matches_arch(self) -> RunConfig:
@@ -60,6 +87,19 @@ class RunConfig(BaseModel):
             raise ValueError(
                 f"model.arch={self.model.arch!r} cannot train objective={self.objective!r}; "
                 f"objective {self.objective!r} needs model.arch in {list(allowed)}"
+            )
+        if self.eval_every and not (self.eval_holdout > 0 or self.eval_tokens):
+            raise ValueError("eval_every needs held-out data: set eval_holdout > 0 or eval_tokens")
+        if self.activation_checkpointing and self.model.arch == "xlnet":
+            raise ValueError("activation_checkpointing: XLNet does not support gradient checkpointing")
+        if (
+            self.objective == "mlm"
+            and self.doc_attention
+            and (self.attn_implementation or "").startswith("flash")
+        ):
+            raise ValueError(
+                "mlm with doc_attention passes a 4D block mask, which flash attention ignores; "
+                "use attn_implementation sdpa/eager or doc_attention: false"
             )
         return self
 

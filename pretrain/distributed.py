@@ -1,12 +1,28 @@
-"""torchrun-aware process setup: a plain `python` process is a world of one and needs nothing."""
+"""torchrun-aware process setup and the parallel wrappers: a plain `python` process is a world of one.
+
+DDP (default) replicates the model; FSDP2 (`fully_shard`, one unit per transformer block plus the
+root) shards parameters, gradients and optimizer state.  Checkpoints hold FULL, unsharded state
+dicts keyed by parameter name (torch.distributed.checkpoint.state_dict), so a run can resume with
+another world size or switch between DDP and FSDP.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
 from torch.nn.parallel import DistributedDataParallel
 
 
@@ -54,6 +70,72 @@ def barrier() -> None:
         dist.barrier()
 
 
+def sum_across_ranks(t: torch.Tensor) -> torch.Tensor:
+    """All-reduce (sum) a tensor in place; identity for a single process.  No host sync."""
+    if dist.is_initialized():
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's `obj`, in rank order (a list of one for a single process)."""
+    if not dist.is_initialized():
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def wrap(
+    model: torch.nn.Module, info: DistInfo, parallel: str, blocks: list[torch.nn.Module]
+) -> torch.nn.Module:
+    """DDP or FSDP2 when world > 1, the model itself otherwise.
+
+    FSDP2 on CUDA computes in bf16 (params all-gathered in bf16) and reduces gradients in fp32.
+    """
+    if info.world == 1:
+        return model
+    if parallel == "fsdp":
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        mp = (
+            MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+            if info.device.type == "cuda"
+            else MixedPrecisionPolicy()
+        )
+        for block in blocks:
+            fully_shard(block, mp_policy=mp)
+        return fully_shard(model, mp_policy=mp)
+    device_ids = [info.local_rank] if info.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids)
+
+
+@contextlib.contextmanager
+def grad_sync(model: torch.nn.Module, sync: bool) -> Iterator[None]:
+    """Skip the gradient all-reduce / reduce-scatter on all but the last micro-batch of a step."""
+    if isinstance(model, DistributedDataParallel) and not sync:
+        with model.no_sync():
+            yield
+        return
+    if hasattr(model, "set_requires_gradient_sync"):  # FSDP2
+        model.set_requires_gradient_sync(sync)
+    yield
+
+
+def full_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Unsharded model and optimizer state dicts on rank 0's CPU (empty on other ranks).  Collective."""
+    opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=opts), get_optimizer_state_dict(model, optimizer, options=opts)
+
+
+def load_full_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, state: dict) -> None:
+    """Load full state dicts (read on every rank) into a plain, DDP or FSDP2 model.  Collective."""
+    set_model_state_dict(model, state["model"], options=StateDictOptions(full_state_dict=True))
+    if optimizer is not None:  # not strict: parameters that never got a gradient have no AdamW state
+        opts = StateDictOptions(full_state_dict=True, strict=False)
+        set_optimizer_state_dict(model, optimizer, state["optimizer"], options=opts)
+
+
 def mean_across_ranks(value: float, device: torch.device) -> float:
     """Average a scalar over ranks (identity for a single process)."""
     if not dist.is_initialized():
@@ -63,15 +145,8 @@ def mean_across_ranks(value: float, device: torch.device) -> float:
     return t.item() / dist.get_world_size()
 
 
-def wrap_ddp(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
-    """DDP when world > 1, the model itself otherwise."""
-    if info.world == 1:
-        return model
-    device_ids = [info.local_rank] if info.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids)
-
-
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    model = getattr(model, "_orig_mod", model)  # torch.compile
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 

@@ -82,7 +82,17 @@ def model_config(run: RunConfig, tokenizer: Any) -> PretrainedConfig:
 
 
 def build_model(run: RunConfig, tokenizer: Any) -> PreTrainedModel:
-    """A freshly initialised model; the seed makes the init reproducible."""
+    """A freshly initialised fp32 model on the CPU; the seed makes the init reproducible."""
     config = model_config(run, tokenizer)
     torch.manual_seed(run.seed)
-    return AUTO_CLASS[run.model.arch].from_config(config)
+    extra = {"attn_implementation": run.attn_implementation} if run.attn_implementation else {}
+    return AUTO_CLASS[run.model.arch].from_config(config, **extra)
+
+
+def transformer_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The repeated layers (units for FSDP sharding): the model's `_no_split_modules`, else ModuleList items."""
+    names = set(getattr(model, "_no_split_modules", None) or ()) - {"BertEmbeddings", "RobertaEmbeddings"}
+    blocks = [m for m in model.modules() if type(m).__name__ in names]
+    if not blocks:
+        blocks = [m for lst in model.modules() if isinstance(lst, torch.nn.ModuleList) for m in lst]
+    return blocks

@@ -1,11 +1,21 @@
-"""One pretraining run, top to bottom: data -> model -> AdamW loop -> losses.json + model/.
+"""One pretraining run, top to bottom: data -> model -> AdamW loop -> metrics, checkpoints, model/.
 
-Runs as a plain single CPU process or under torchrun (DDP); resumes from out_dir/checkpoint.
+Runs as a plain single process (CPU or one GPU) or under torchrun (DDP by default, FSDP2 with
+`parallel: fsdp`); resumes exactly from out_dir/checkpoint.  Per step:
+
+    micro-batches  = grad_accum batches of this rank            (host tensors)
+    N              = target tokens of the step, summed over ranks (one tiny all-reduce)
+    backward( sum-of-token-CE * world / N )  per micro-batch    (DDP/FSDP average over ranks)
+    clip global grad norm -> AdamW step at lr(step)             (warmup + cosine)
+
+so the step's loss is sum of CE over every target token on every rank / N.  Nothing waits on the
+GPU except at log, eval and checkpoint steps.
 """
 
 from __future__ import annotations
 
 import math
+import resource
 import shutil
 import time
 from contextlib import nullcontext
@@ -18,11 +28,18 @@ from transformers import AutoTokenizer
 
 from pipeline.io.atomic import write_json
 from pretrain import distributed as D
-from pretrain.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pretrain.config import RunConfig
-from pretrain.data.stream import DocStream, PretrainStream
-from pretrain.models import build_model
-from pretrain.objectives import chunk_length, make_collate, special_ids
+from pretrain.data.meter import MixMeter
+from pretrain.data.shards import TokenShards
+from pretrain.data.stream import PretrainStream, load_mixture
+from pretrain.loss import loss_sum, target_count
+from pretrain.metrics import MetricsLog
+from pretrain.mfu import flops_per_token, mfu, peak_flops
+from pretrain.models import build_model, transformer_blocks
+from pretrain.objectives import WordTable, chunk_length, make_collate, special_ids, uses_words
+
+CAUSAL = ("clm",)  # objectives whose labels HF shifts by one inside the model
 
 
 def lr_at(step: int, run: RunConfig) -> float:
@@ -44,6 +61,53 @@ def make_optimizer(model: torch.nn.Module, run: RunConfig, device: torch.device)
     return torch.optim.AdamW(groups, lr=run.lr, betas=(0.9, 0.95), fused=device.type == "cuda")
 
 
+def model_inputs(
+    batch: dict[str, torch.Tensor], device: torch.device, objective: str
+) -> tuple[dict[str, Any], torch.Tensor]:
+    """Collator output -> (forward kwargs on the device, labels).
+
+    XLNet's masks travel as bool and become floats here; causal and seq2seq models get
+    use_cache=False (with a cache, transformers would not detect packed position_ids).
+    """
+    inputs: dict[str, Any] = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    labels = inputs.pop("labels")
+    for key in ("perm_mask", "target_mapping"):
+        if key in inputs:
+            inputs[key] = inputs[key].float()
+    if objective in ("clm", "span"):
+        inputs["use_cache"] = False
+    return inputs, labels
+
+
+def evaluate(
+    model: torch.nn.Module, batches: list[dict], objective: str, device: torch.device, autocast: Any
+) -> dict[str, float]:
+    """Loss per target token over fixed held-out batches (all ranks), and its perplexity."""
+    causal = objective in CAUSAL
+    total = torch.zeros(2, dtype=torch.float64, device=device)  # [loss sum, targets]
+    model.eval()
+    with torch.no_grad():
+        for batch in batches:
+            inputs, labels = model_inputs(batch, device, objective)
+            with autocast:
+                logits = model(**inputs).logits
+            total[0] += loss_sum(logits, labels, causal).double()
+            total[1] += target_count(labels.cpu(), causal)
+    model.train()
+    loss_total, n = D.sum_across_ranks(total).tolist()
+    loss = loss_total / max(n, 1.0)
+    return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "targets": int(n)}
+
+
+def _memory_gb(device: torch.device) -> float:
+    """Peak memory since the last call: CUDA allocator peak on GPU, process max RSS on CPU."""
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return peak / 1e9
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+
+
 def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
@@ -58,118 +122,228 @@ def _save_model(model: torch.nn.Module, tokenizer: Any, model_dir: Path) -> None
     tmp.replace(model_dir)
 
 
+def _sibling(tokens_dir: str | Path, rel: str) -> str:
+    """`rel` resolved next to the tokens dir (the run's output dir); absolute paths and URLs as given."""
+    if "://" in rel or Path(rel).is_absolute():
+        return rel
+    base = str(tokens_dir).rstrip("/")
+    return f"{base.rsplit('/', 1)[0]}/{rel}" if "/" in base else rel
+
+
+def _eval_batches(
+    run: RunConfig, shards: TokenShards, mixture: dict, collate: Any, chunk_len: int, info: D.DistInfo
+) -> list[dict]:
+    """The first eval_batches batches of this rank over the held-out documents: the same every evaluation."""
+    present = {s: v for s, v in mixture["sources"].items() if shards.num_docs(s) > 0}
+    stream = PretrainStream(
+        shards,
+        {**mixture, "sources": present},
+        collate,
+        chunk_len=chunk_len,
+        batch_size=run.batch_size,
+        seed=run.seed,
+        rank=info.rank,
+        world=info.world,
+        word_starts=uses_words(run),
+    )
+    return [batch for batch, _ in zip(stream, range(run.eval_batches), strict=False)]
+
+
 def train(
     run: RunConfig,
-    tokens_dir: Path,
-    mixture_path: Path,
-    tokenizer_dir: Path,
-    out_dir: Path,
+    tokens_dir: str | Path,
+    mixture_path: str | Path,
+    tokenizer_dir: str | Path,
+    out_dir: str | Path,
     *,
     stop_after: int | None = None,
+    eval_tokens_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train `run`; returns a summary with every step's loss.
 
     `stop_after` ends the loop after that many steps as a preemption would (the LR schedule
     still follows run.steps, nothing final is written); rerunning resumes from the checkpoint.
+    `eval_tokens_dir` overrides where run.eval_tokens points (default: next to tokens_dir).
     """
     out_dir = Path(out_dir)
-    dist = D.init_distributed()
-    device = dist.device
+    info = D.init_distributed()
+    device = info.device
+    causal = run.objective in CAUSAL
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     ids = special_ids(tokenizer)
+    log = MetricsLog(out_dir, enabled=info.is_main)
 
-    # ---- model + optimizer ----------------------------------------------------------------
-    model = build_model(run, tokenizer).to(device)
-    model.train()
+    # ---- model: build on CPU (seeded), then checkpointing / device / DDP or FSDP2 / compile --
+    model = build_model(run, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
-    optimizer = make_optimizer(model, run, device)
+    flops_tok = flops_per_token(model, run.seq_len)
+    peak = peak_flops(device, run.peak_tflops)
+    if run.activation_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.to(device).train()
+    wrapped = D.wrap(model, info, run.parallel, transformer_blocks(model))
+    optimizer = make_optimizer(wrapped, run, device)
 
     # ---- data: each example is chunk_len raw tokens of the mixture stream ------------------
     chunk_len = chunk_length(run)
+    mixture = load_mixture(mixture_path)
+    train_shards = TokenShards(tokens_dir, holdout=run.eval_holdout)
+    words = WordTable.from_tokenizer(tokenizer, ids.special) if uses_words(run) else None
+    collate = make_collate(run, ids, words)
     dataset = PretrainStream(
-        tokens_dir,
-        mixture_path,
-        make_collate(run, ids),
+        train_shards,
+        mixture,
+        collate,
         chunk_len=chunk_len,
         batch_size=run.batch_size,
         seed=run.seed,
-        rank=dist.rank,
-        world=dist.world,
+        rank=info.rank,
+        world=info.world,
+        word_starts=uses_words(run),
     )
-    examples_per_step = run.batch_size * run.grad_accum * dist.world
+    examples_per_step = run.batch_size * run.grad_accum * info.world
+    tokens_per_step = examples_per_step * run.seq_len  # model input tokens
+    eval_set: list[dict] = []
+    if run.eval_every:
+        eval_dir = eval_tokens_dir or (_sibling(tokens_dir, run.eval_tokens) if run.eval_tokens else None)
+        eval_shards = (
+            TokenShards(eval_dir)
+            if eval_dir
+            else TokenShards(tokens_dir, holdout=run.eval_holdout, part="heldout")
+        )
+        eval_set = _eval_batches(run, eval_shards, mixture, collate, chunk_len, info)
 
-    # ---- resume ----------------------------------------------------------------------------
+    # ---- resume: full (unsharded) state, so world size and ddp/fsdp may change ---------------
     start_step, losses = 0, []
-    state = load_checkpoint(out_dir, device) if run.ckpt_every else None
+    state = load_checkpoint(out_dir) if run.ckpt_every else None
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        D.load_full_state(wrapped, optimizer, state)
         dataset.load_state_dict(state["data"])
-        set_rng_state(state["rng"])
+        rngs = state["rng"]
+        set_rng_state(rngs[info.rank % len(rngs)])
         start_step, losses = int(state["step"]), [float(x) for x in state["losses"]]
-        if dist.is_main:
+        if info.is_main:
             print(f"[{run.name}] resumed at step {start_step} from {out_dir / 'checkpoint'}", flush=True)
     consumed = dataset.consumed
+    meter = MixMeter(train_shards, mixture) if info.is_main else None
 
-    model = D.wrap_ddp(model, dist)
+    forward = torch.compile(wrapped) if run.compile else wrapped
     loader = DataLoader(
-        dataset, batch_size=None, num_workers=run.num_workers, pin_memory=device.type == "cuda"
+        dataset,
+        batch_size=None,
+        num_workers=run.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=run.num_workers > 0,
+        prefetch_factor=4 if run.num_workers > 0 else None,
     )
     batches = iter(loader)
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    tokens_per_step = examples_per_step * run.seq_len
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    )
     end_step = run.steps if stop_after is None else min(run.steps, stop_after)
+    last_eval: dict[str, float] | None = None
 
     # ---- loop ------------------------------------------------------------------------------
+    pending: list[torch.Tensor] = []  # step losses still on the device (read at log/ckpt steps)
     t_log, steps_since_log = time.perf_counter(), 0
     for step in range(start_step, end_step):
         lr = lr_at(step, run)
         for group in optimizer.param_groups:
             group["lr"] = lr
 
-        loss_sum = torch.zeros((), device=device)
-        for micro in range(run.grad_accum):
-            batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}  # [B, ...]
-            last = micro == run.grad_accum - 1
-            sync = nullcontext() if last or dist.world == 1 else model.no_sync()  # DDP: reduce once per step
-            with sync, autocast:
-                loss = model(**batch).loss / run.grad_accum  # scalar, mean over the micro-batch
-            loss.backward()
-            loss_sum += loss.detach()
+        micro = [next(batches) for _ in range(run.grad_accum)]  # grad_accum x {input_ids [B, L], ...}
+        n_local = sum(target_count(b["labels"], causal) for b in micro)  # host count, no sync
+        n_global = D.sum_across_ranks(torch.tensor(float(n_local), device=device))  # scalar
+        step_loss = torch.zeros((), device=device)
+        for i, batch in enumerate(micro):
+            inputs, labels = model_inputs(batch, device, run.objective)
+            with D.grad_sync(wrapped, sync=i == run.grad_accum - 1):
+                with autocast:
+                    logits = forward(**inputs).logits  # [B, L, V] (XLNet: [B, P, V])
+                    micro_sum = loss_sum(logits, labels, causal)  # sum of CE over targets, fp32
+                (micro_sum * info.world / n_global).backward()
+            step_loss += micro_sum.detach()
 
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), run.grad_clip or float("inf"))
+        grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), run.grad_clip or float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         consumed += examples_per_step
-
-        step_loss = D.mean_across_ranks(loss_sum.item(), device)
-        losses.append(step_loss)
+        pending.append(D.sum_across_ranks(step_loss) / n_global)  # global mean per target token
         steps_since_log += 1
         done = step + 1
-        if dist.is_main and (done % run.log_every == 0 or done == run.steps):
+
+        if done % run.log_every == 0 or done == run.steps:
+            losses.extend(x.item() for x in pending)
+            pending.clear()
             elapsed = time.perf_counter() - t_log
             tok_s = tokens_per_step * steps_since_log / max(elapsed, 1e-9)
-            print(
-                f"[{run.name}] step {done:>5}/{run.steps} | loss {step_loss:.4f} | lr {lr:.2e} | "
-                f"grad_norm {grad_norm.item():.3f} | tok/s {tok_s:,.0f}",
-                flush=True,
+            util = mfu(tok_s / info.world, flops_tok, peak)
+            gn = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+            mem = _memory_gb(device)
+            mfu_txt = f"{100 * util:.1f}%" if util is not None else "n/a"
+            log.write(
+                done,
+                "train",
+                {
+                    "loss": losses[-1],
+                    "lr": lr,
+                    "grad_norm": gn,
+                    "tokens_per_s": tok_s,
+                    "mfu": util,
+                    "mem_gb": mem,
+                },
+                f"[{run.name}] step {done:>5}/{run.steps} | loss {losses[-1]:.4f} | lr {lr:.2e} | "
+                f"grad_norm {gn:.3f} | tok/s {tok_s:,.0f} | mfu {mfu_txt} | mem {mem:.2f} GB",
             )
+            if meter is not None:
+                mix = meter.update(consumed * chunk_len)
+                log.write(
+                    done,
+                    "mix",
+                    {f"{s}/{k}": v for s, m in mix.items() for k, v in m.items()},
+                    f"[{run.name}] mix @ {done}: "
+                    + " | ".join(
+                        f"{s} {100 * m['share']:.1f}% (target {100 * m['target']:.1f}%, {m['epochs']:.2f} ep)"
+                        for s, m in mix.items()
+                    ),
+                )
             t_log, steps_since_log = time.perf_counter(), 0
 
+        if run.eval_every and (done % run.eval_every == 0 or done == run.steps):
+            last_eval = evaluate(forward, eval_set, run.objective, device, autocast)
+            log.write(
+                done,
+                "eval",
+                last_eval,
+                f"[{run.name}] eval @ {done}: loss {last_eval['loss']:.4f} | ppl {last_eval['ppl']:.2f}",
+            )
+            t_log = time.perf_counter()  # evaluation time is not training throughput
+
         if run.ckpt_every and done % run.ckpt_every == 0:
-            if dist.is_main:
+            losses.extend(x.item() for x in pending)
+            pending.clear()
+            model_state, optim_state = D.full_state(wrapped, optimizer)  # collective
+            rngs = D.gather_objects(rng_state())  # collective: every rank's RNG
+            if info.is_main:
                 save_checkpoint(
                     out_dir,
                     {
+                        "format": FORMAT,
                         "step": done,
-                        "model": D.unwrap(model).state_dict(),
-                        "optimizer": optimizer.state_dict(),
+                        "model": model_state,
+                        "optimizer": optim_state,
+                        "schedule": {"step": done, "lr": lr},
                         "data": {"seed": run.seed, "consumed": consumed},
                         "losses": list(losses),
-                        "rng": rng_state(),
+                        "rng": rngs,
                     },
                 )
             D.barrier()
+            t_log = time.perf_counter()
+    losses.extend(x.item() for x in pending)
 
     # ---- outputs ---------------------------------------------------------------------------
     result: dict[str, Any] = {
@@ -183,14 +357,26 @@ def train(
         "params": n_params,
         "steps": len(losses),
         "examples": consumed,
+        "flops_per_token": flops_tok,
     }
+    if last_eval is not None:
+        result["eval"] = last_eval
     if len(losses) < run.steps:  # stopped early: the checkpoint is the only output
+        log.close()
         return result
     result["model_dir"] = str(out_dir / "model")
-    if dist.is_main:
-        stream = DocStream(dataset.shards, dataset.mixture)
-        result["tokens_per_source"] = stream.tokens_per_source(consumed * chunk_len)
-        _save_model(D.unwrap(model), tokenizer, out_dir / "model")
+    model_state, _ = D.full_state(wrapped, optimizer) if info.world > 1 else (None, None)
+    if info.is_main:
+        final = D.unwrap(wrapped)
+        if info.world > 1:  # sharded or replicated: save a plain copy from the full state dict
+            final = build_model(run, tokenizer)
+            final.load_state_dict(model_state)
+        assert meter is not None
+        mix = meter.update(consumed * chunk_len)
+        result["tokens_per_source"] = {s: m["tokens"] for s, m in mix.items()}
+        result["mix"] = mix
+        _save_model(final, tokenizer, out_dir / "model")
         write_json(out_dir / "losses.json", result)
+    log.close()
     D.barrier()
     return result

@@ -1,109 +1,265 @@
-"""Read-only view of the tokenization stage's Arrow shards, memory-mapped and opened on first use.
+"""Read-only view of the tokenization stage's Arrow shards: the manifest at start, each shard on first use.
 
-Documents are addressed per source as (source, local doc id), so the mixture sampler never
-needs to know how documents are spread over shard files.
+Start-up reads `TOKENS/manifest.json` only (no shard is opened, no index is built), so 10,000+
+shards start in milliseconds on every rank and worker.  A shard is opened the first time one of
+its documents is needed: memory-mapped when local, read whole through fsspec otherwise
+(`s3://`, `gs://`, `hf://`, `memory://` ...), and kept in a small LRU of open shards.
+
+Documents are addressed per source as (source, local doc id): source s's documents are numbered
+shard by shard in manifest order, so the mixture never needs to know how they are spread over
+files.  `holdout` keeps the last fraction of every source's documents (its last shards) out of
+the "train" view; the "heldout" view sees only those — a deterministic evaluation slice.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
+import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec.implementations.local import LocalFileSystem
 
-from pipeline.io.atomic import read_arrow
+MAX_OPEN = 4096  # open shards kept per process: mapped, not holding a file descriptor each
 
 
 @dataclass(frozen=True)
 class _Chunk:
-    """One record batch of `input_ids`: flat token values plus list offsets (both zero-copy)."""
+    """One record batch of a list column: flat values plus list offsets (both zero-copy)."""
 
     values: np.ndarray
     offsets: np.ndarray
 
 
 @dataclass(frozen=True)
-class _SourceIndex:
-    chunk: np.ndarray  # [n_docs] int32: index into TokenShards._chunks
-    row: np.ndarray  # [n_docs] int64: row within that chunk
-    length: np.ndarray  # [n_docs] int64: tokens in the document
+class _SourceDocs:
+    """Where source s's documents live: its shards in manifest order and their row counts."""
+
+    shard: np.ndarray  # [n_shards_of_s] int64: index into the manifest's shard list
+    first: np.ndarray  # [n_shards_of_s + 1] int64: first doc id of each shard, then the total
+
+
+class _OpenShard:
+    """An opened shard: row -> token span, rows of each source, optional word starts."""
+
+    def __init__(self, table: pa.Table) -> None:
+        ids = table.column("input_ids")
+        self.chunks = [_chunk(c) for c in ids.chunks]
+        self.chunk_first = np.cumsum([0, *(len(c) for c in ids.chunks)])  # [n_chunks + 1]
+        self.word_starts = (
+            [_chunk(c) for c in table.column("word_starts").chunks]
+            if "word_starts" in table.column_names
+            else None
+        )
+        self._sources = table.column("source")
+        self._rows: dict[str, np.ndarray] = {}
+
+    def rows_of(self, source: str, single_source: bool) -> np.ndarray | None:
+        """Row numbers holding `source`, in order (None: every row does)."""
+        if single_source:
+            return None
+        if source not in self._rows:
+            codes = pc.equal(self._sources, source).to_numpy(zero_copy_only=False)
+            self._rows[source] = np.flatnonzero(codes)
+        return self._rows[source]
+
+    def locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk index, row within chunk) of each row."""
+        c = np.searchsorted(self.chunk_first, rows, side="right") - 1
+        return c, rows - self.chunk_first[c]
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        if len(self.chunks) == 1:
+            off = self.chunks[0].offsets
+            return (off[rows + 1] - off[rows]).astype(np.int64)
+        c, r = self.locate(rows)
+        return np.array(
+            [self.chunks[i].offsets[j + 1] - self.chunks[i].offsets[j] for i, j in zip(c, r, strict=True)]
+        )
+
+    def tokens(self, row: int) -> np.ndarray:
+        c, r = (0, row) if len(self.chunks) == 1 else (int(x) for x in self.locate(np.array([row])))
+        chunk = self.chunks[c]
+        return chunk.values[chunk.offsets[r] : chunk.offsets[r + 1]]
+
+    def starts(self, row: int, n_tokens: int) -> np.ndarray | None:
+        """Boolean word-start flags of a row (stored flags or stored start offsets), None if absent."""
+        if self.word_starts is None:
+            return None
+        c, r = (0, row) if len(self.chunks) == 1 else (int(x) for x in self.locate(np.array([row])))
+        chunk = self.word_starts[c]
+        raw = chunk.values[chunk.offsets[r] : chunk.offsets[r + 1]]
+        if raw.dtype.itemsize == 1:  # bool / uint8 / int8: one flag per token
+            return raw.astype(bool)
+        flags = np.zeros(n_tokens, dtype=bool)  # wider ints: sorted token offsets of word starts
+        flags[raw[raw < n_tokens]] = True
+        return flags
+
+
+def _chunk(arr: pa.Array) -> _Chunk:
+    values = arr.values
+    if pa.types.is_boolean(values.type):  # bit-packed: unpack (small, and only for word_starts)
+        return _Chunk(values=values.to_numpy(zero_copy_only=False), offsets=arr.offsets.to_numpy())
+    return _Chunk(values=values.to_numpy(zero_copy_only=True), offsets=arr.offsets.to_numpy())
 
 
 class TokenShards:
-    """Per-source document access over all shards listed in `TOKENS/manifest.json`."""
+    """Per-source document access over all shards listed in `TOKENS/manifest.json`, opened lazily."""
 
-    def __init__(self, tokens_dir: str | Path) -> None:
-        self.dir = Path(tokens_dir)
-        self.manifest = json.loads((self.dir / "manifest.json").read_text())
+    def __init__(
+        self,
+        tokens_dir: str | Path,
+        *,
+        holdout: float = 0.0,
+        part: Literal["train", "heldout"] = "train",
+        max_open: int = MAX_OPEN,
+    ) -> None:
+        if not 0.0 <= holdout < 1.0:
+            raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+        if part == "heldout" and holdout == 0.0:
+            raise ValueError("the heldout part needs holdout > 0")
+        self.dir = str(tokens_dir)
+        self.fs, self._root = fsspec.core.url_to_fs(self.dir)
+        self.local = isinstance(self.fs, LocalFileSystem)
+        with self.fs.open(self._join("manifest.json"), "rb") as fh:
+            self.manifest: dict[str, Any] = json.loads(fh.read())
         self.eos_id: int = int(self.manifest["eos_id"])
         self.pad_id: int = int(self.manifest["pad_id"])
-        self._chunks: list[_Chunk] | None = None
-        self._index: dict[str, _SourceIndex] | None = None
+        self.holdout, self.part, self.max_open = holdout, part, max_open
+        self._shards: list[dict[str, Any]] = self.manifest["shards"]
+        self._single: list[bool] = []
+        self._docs = self._index_sources()
+        self._view = {s: self._slice(d) for s, d in self._docs.items()}
+        self._open: OrderedDict[int, _OpenShard] = OrderedDict()
+        self.opened = 0  # shards opened so far by this process (for tests and benchmarks)
 
-    def __getstate__(self) -> dict:
-        # DataLoader workers reopen the memory maps themselves instead of pickling arrays.
-        return {**self.__dict__, "_chunks": None, "_index": None}
+    def __getstate__(self) -> dict[str, Any]:
+        # DataLoader workers reopen the shards themselves instead of pickling memory maps.
+        return {**self.__dict__, "_open": OrderedDict(), "opened": 0}
 
-    def _open(self) -> None:
-        chunks: list[_Chunk] = []
-        parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-        for shard in self.manifest["shards"]:
-            table = read_arrow(self.dir / shard["path"])
-            ids_col, src_col = table.column("input_ids"), table.column("source")
-            for ids, src in zip(ids_col.chunks, _aligned(src_col, ids_col), strict=True):
-                offsets = ids.offsets.to_numpy()
-                values = ids.values.to_numpy(zero_copy_only=True)
-                cid = len(chunks)
-                chunks.append(_Chunk(values=values, offsets=offsets))
-                lengths = np.diff(offsets).astype(np.int64)
-                encoded = pc.dictionary_encode(src)
-                names = encoded.dictionary.to_pylist()
-                codes = encoded.indices.to_numpy()
-                for code, name in enumerate(names):
-                    rows = np.flatnonzero(codes == code)
-                    parts.setdefault(name, []).append(
-                        (np.full(len(rows), cid, np.int32), rows, lengths[rows])
-                    )
-        self._chunks = chunks
-        self._index = {
-            name: _SourceIndex(*(np.concatenate([p[i] for p in ps]) for i in range(3)))
-            for name, ps in sorted(parts.items())
+    # ---- index from the manifest only --------------------------------------------------------
+
+    def _index_sources(self) -> dict[str, _SourceDocs]:
+        """Rows per source per shard from the manifest: `rows_per_source`, or a single-source shard's `rows`."""
+        parts: dict[str, list[tuple[int, int]]] = {}
+        for i, entry in enumerate(self._shards):
+            counts = entry.get("rows_per_source")
+            if counts is None:
+                present = list(entry.get("tokens_per_source", {}))
+                # one source: all rows are its; several (old manifests): count the `source` column (slow)
+                counts = {present[0]: int(entry["rows"])} if len(present) == 1 else self._count_rows(i)
+            self._single.append(len(counts) == 1)
+            for source, n in counts.items():
+                if int(n) > 0:
+                    parts.setdefault(source, []).append((i, int(n)))
+        return {
+            s: _SourceDocs(
+                shard=np.array([i for i, _ in p], dtype=np.int64),
+                first=np.concatenate([[0], np.cumsum([n for _, n in p])]).astype(np.int64),
+            )
+            for s, p in sorted(parts.items())
         }
 
-    @property
-    def index(self) -> dict[str, _SourceIndex]:
-        if self._index is None:
-            self._open()
-        assert self._index is not None
-        return self._index
+    def _count_rows(self, i: int) -> dict[str, int]:
+        table = self._read(i)
+        counts = pc.value_counts(table.column("source").combine_chunks()).to_pylist()
+        return {str(c["values"]): int(c["counts"]) for c in counts}
+
+    def _slice(self, docs: _SourceDocs) -> tuple[int, int]:
+        """(first underlying doc id, number of docs) of this view of one source."""
+        total = int(docs.first[-1])
+        held = 0 if self.holdout == 0 else min(total - 1, max(1, int(np.ceil(total * self.holdout))))
+        return (0, total - held) if self.part == "train" else (total - held, held)
+
+    # ---- opening shards ------------------------------------------------------------------------
+
+    def _join(self, rel: str) -> str:
+        return f"{self._root.rstrip('/')}/{rel}"
+
+    def _read(self, i: int) -> pa.Table:
+        path = self._join(self._shards[i]["path"])
+        if self.local:
+            with pa.memory_map(path, "r") as source:
+                return pa.ipc.open_file(source).read_all()
+        with self.fs.open(path, "rb") as fh:
+            return pa.ipc.open_file(pa.py_buffer(fh.read())).read_all()
+
+    def _shard(self, i: int) -> _OpenShard:
+        shard = self._open.get(i)
+        if shard is None:
+            shard = _OpenShard(self._read(i))
+            self.opened += 1
+            self._open[i] = shard
+            while len(self._open) > self.max_open:
+                self._open.popitem(last=False)
+        else:
+            self._open.move_to_end(i)
+        return shard
+
+    def _where(self, source: str, doc_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(manifest shard index, index among that shard's rows of `source`) of view doc ids."""
+        docs = self._docs[source]
+        d = np.asarray(doc_ids, dtype=np.int64) + self._view[source][0]
+        j = np.searchsorted(docs.first, d, side="right") - 1
+        return docs.shard[j], d - docs.first[j]
+
+    def _rows(self, i: int, source: str, k: np.ndarray) -> tuple[_OpenShard, np.ndarray]:
+        shard = self._shard(i)
+        rows = shard.rows_of(source, self._single[i])
+        return shard, (k if rows is None else rows[k])
+
+    # ---- public API ----------------------------------------------------------------------------
 
     @property
     def sources(self) -> list[str]:
-        return list(self.index)
+        return [s for s in self._docs if self._view[s][1] > 0]
+
+    @property
+    def num_shards(self) -> int:
+        return len(self._shards)
 
     def num_docs(self, source: str) -> int:
-        return len(self.index[source].length)
+        return self._view[source][1] if source in self._view else 0
 
-    def doc_lengths(self, source: str) -> np.ndarray:
-        return self.index[source].length
+    def docs_per_shard(self, source: str) -> np.ndarray:
+        """Documents of `source` in each of its shards (this view), in manifest order."""
+        first, n = self._view[source]
+        edges = np.clip(self._docs[source].first - first, 0, n)
+        return np.diff(edges)
+
+    def doc_lengths(self, source: str, doc_ids: np.ndarray | None = None) -> np.ndarray:
+        """Token counts of documents (opens only their shards); all of the source's when doc_ids is None."""
+        if doc_ids is None:
+            doc_ids = np.arange(self.num_docs(source))
+        doc_ids = np.asarray(doc_ids, dtype=np.int64)
+        shard, k = self._where(source, doc_ids)
+        out = np.empty(len(doc_ids), dtype=np.int64)
+        for i in np.unique(shard):
+            sel = shard == i
+            opened, rows = self._rows(int(i), source, k[sel])
+            out[sel] = opened.lengths(rows)
+        return out
 
     def doc(self, source: str, doc_id: int) -> np.ndarray:
         """Token ids of one document as a zero-copy view (dtype as stored: uint16/uint32)."""
-        idx = self.index[source]
-        assert self._chunks is not None
-        chunk = self._chunks[int(idx.chunk[doc_id])]
-        row = int(idx.row[doc_id])
-        return chunk.values[chunk.offsets[row] : chunk.offsets[row + 1]]
+        shard, k = self._where(source, np.array([doc_id]))
+        opened, rows = self._rows(int(shard[0]), source, k)
+        return opened.tokens(int(rows[0]))
 
+    def locate(self, source: str, doc_id: int) -> tuple[str, int]:
+        """(shard path relative to the tokens dir, row) of a document: where it came from."""
+        shard, k = self._where(source, np.array([doc_id]))
+        _, rows = self._rows(int(shard[0]), source, k)
+        return self._shards[int(shard[0])]["path"], int(rows[0])
 
-def _aligned(col: pa.ChunkedArray, like: pa.ChunkedArray) -> list[pa.Array]:
-    """`col` re-chunked to the chunk boundaries of `like` (same table, normally already equal)."""
-    whole = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    out, start = [], 0
-    for chunk in like.chunks:
-        out.append(whole.slice(start, len(chunk)))
-        start += len(chunk)
-    return out
+    def word_starts(self, source: str, doc_id: int) -> np.ndarray | None:
+        """Stored word-start flags of one document (jieba words from tokenization), None if not stored."""
+        shard, k = self._where(source, np.array([doc_id]))
+        opened, rows = self._rows(int(shard[0]), source, k)
+        row = int(rows[0])
+        return opened.starts(row, len(opened.tokens(row)))

@@ -4,15 +4,18 @@ Layers, each a pure function of (seeds, index) so any rank/worker layout sees th
 
 * document stream: document j's source is drawn with probability = mixture weight (numpy
   Generator keyed by (mixture seed, block of j)); it is the next document of that source, each
-  source walking a seeded permutation of its documents and reshuffling per epoch;
+  source walking its documents in a seeded order reshuffled per epoch (`order.SourceOrder`:
+  shards shuffled, documents shuffled within groups of shards, so a block opens few shards);
 * token stream: the documents joined with EOS;
 * example g: chunk perm_q[g mod W] of window q = g div W, where window q is tokens
   [q*W*C, (q+1)*W*C) of the token stream cut into W chunks of C (raw tokens per example) and
   perm_q a seeded permutation: a bounded shuffle, so one long document does not fill many
   consecutive batches; turned into model inputs by the objective's collator with a Generator
-  keyed by (run seed, g).
+  keyed by (run seed, g).  g never repeats (a source's next epoch is further down the stream),
+  so masks are re-drawn every time a document is seen again: dynamic masking for free.
 
 The only resumable state is `consumed`, the number of examples all ranks used so far.
+Shards are opened on demand (`shards.TokenShards`), so start-up costs one manifest read.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from pretrain.data.order import SourceOrder
 from pretrain.data.shards import TokenShards
 
 BLOCK = 4096  # documents per sampling block; a constant of the stream format, not a tuning knob
 WINDOW = 2048  # examples per shuffle window (memory: WINDOW × C int64 tokens per reader, 32 MB at C=2048)
-Collate = Callable[[np.ndarray, np.random.Generator], dict[str, torch.Tensor]]
+# collate(chunks [B, C] int64, rngs: one Generator per row, word_starts [B, C] bool | None) -> tensors
+Collate = Callable[..., dict[str, torch.Tensor]]
 
 
 def load_mixture(path: str | Path) -> dict[str, Any]:
@@ -63,40 +68,36 @@ class DocStream:
             for s, v in sorted(mixture["sources"].items())
         }
         weights = {s: w for s, w in weights.items() if w > 0}
-        missing = [s for s in weights if s not in shards.index or shards.num_docs(s) == 0]
+        missing = [s for s in weights if shards.num_docs(s) == 0]
         if missing:
             raise ValueError(f"mixture sources {missing} have no documents in {shards.dir}")
         self.sources = list(weights)
         p = np.array([weights[s] for s in self.sources])
         self.probs = p / p.sum()
-        self._lengths = [shards.doc_lengths(s) for s in self.sources]
-        self._perms: dict[tuple[int, int], np.ndarray] = {}
-        self._counts = np.zeros(len(self.sources), np.int64)  # documents drawn per source so far
+        self._n_docs = [shards.num_docs(s) for s in self.sources]
+        self._orders = [
+            SourceOrder(self.seed, i, shards.docs_per_shard(s)) for i, s in enumerate(self.sources)
+        ]
+        self.counts = np.zeros(len(self.sources), np.int64)  # documents drawn per source so far
         self._next_block, self._next_token = 0, 0
         self._blocks: list[_Block] = []
 
-    def _perm(self, s: int, epoch: int) -> np.ndarray:
-        key = (s, epoch)
-        if key not in self._perms:
-            self._perms.pop((s, epoch - 2), None)  # the walk only moves forward
-            rng = np.random.default_rng([self.seed, 1, s, epoch])
-            self._perms[key] = rng.permutation(len(self._lengths[s]))
-        return self._perms[key]
-
-    def _make_block(self) -> _Block:
+    def next_block(self) -> _Block:
+        """The next BLOCK documents of the stream (advances the walk; used by the mix meter)."""
         rng = np.random.default_rng([self.seed, 0, self._next_block])
         source = rng.choice(len(self.sources), size=BLOCK, p=self.probs)
         doc = np.empty(BLOCK, np.int64)
         length = np.empty(BLOCK, np.int64)
         for s in range(len(self.sources)):
             where = np.flatnonzero(source == s)
-            k = self._counts[s] + np.arange(len(where))  # position in this source's own stream
-            n = len(self._lengths[s])
+            k = self.counts[s] + np.arange(len(where))  # position in this source's own stream
+            n = self._n_docs[s]
             for epoch in np.unique(k // n):
                 sel = k // n == epoch
-                doc[where[sel]] = self._perm(s, int(epoch))[k[sel] % n]
-            length[where] = self._lengths[s][doc[where]] + 1  # +1: the EOS after each document
-            self._counts[s] += len(where)
+                doc[where[sel]] = self._orders[s].docs(int(epoch), k[sel] % n)
+            # +1: the EOS after each document; only this block's shards are opened
+            length[where] = self.shards.doc_lengths(self.sources[s], doc[where]) + 1
+            self.counts[s] += len(where)
         start = self._next_token + np.concatenate([[0], np.cumsum(length)[:-1]])
         self._next_block += 1
         self._next_token = int(start[-1] + length[-1])
@@ -105,14 +106,24 @@ class DocStream:
     def _seek(self, pos: int) -> _Block:
         """The block holding token `pos`; blocks wholly before `pos` are dropped (forward-only)."""
         while not self._blocks or self._blocks[-1].end <= pos:
-            self._blocks.append(self._make_block())
+            self._blocks.append(self.next_block())
         while self._blocks[0].end <= pos:
             self._blocks.pop(0)
         return self._blocks[0]
 
     def tokens(self, pos: int, n: int) -> np.ndarray:
         """Token stream [pos, pos+n) as int64.  Reads must not overlap or go backwards."""
+        return self.read(pos, n)[0]
+
+    def read(self, pos: int, n: int, word_starts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Tokens [pos, pos+n) and, if asked, their stored word-start flags.
+
+        Flags come from the shards' optional `word_starts` column (EOS counts as a word start);
+        they are None unless every document in the range has them, and the collator then
+        derives word starts from the tokens themselves.
+        """
         out = np.empty(n, np.int64)
+        starts = np.empty(n, bool) if word_starts else None
         filled = 0
         while filled < n:
             p = pos + filled
@@ -120,17 +131,28 @@ class DocStream:
             if p < block.start[0]:
                 raise ValueError(f"DocStream reads only move forward; token {p} was already passed")
             j = int(np.searchsorted(block.start, p, side="right")) - 1
-            doc = self.shards.doc(self.sources[block.source[j]], int(block.doc[j]))
-            piece = np.append(doc, self.shards.eos_id)
-            take = piece[p - int(block.start[j]) :][: n - filled]
-            out[filled : filled + len(take)] = take
-            filled += len(take)
-        return out
+            source, doc_id = self.sources[block.source[j]], int(block.doc[j])
+            doc = self.shards.doc(source, doc_id)
+            lo = p - int(block.start[j])  # offset into this document (+ its EOS)
+            take = min(len(doc) + 1 - lo, n - filled)
+            body = doc[lo : lo + take]
+            out[filled : filled + len(body)] = body
+            if len(body) < take:
+                out[filled + take - 1] = self.shards.eos_id
+            if starts is not None:
+                flags = self.shards.word_starts(source, doc_id)
+                if flags is None:
+                    starts = None
+                else:
+                    piece = np.append(flags, True)[lo : lo + take]
+                    starts[filled : filled + take] = piece
+            filled += take
+        return out, starts
 
     def documents(self, n: int) -> tuple[list[str], np.ndarray]:
         """The first `n` (source, doc id) draws of the stream (for inspection and tests)."""
         fresh = DocStream(self.shards, self.mixture)
-        blocks = [fresh._make_block() for _ in range(-(-n // BLOCK))]
+        blocks = [fresh.next_block() for _ in range(-(-n // BLOCK))]
         src = np.concatenate([b.source for b in blocks])[:n]
         doc = np.concatenate([b.doc for b in blocks])[:n]
         return [self.sources[i] for i in src], doc
@@ -140,7 +162,7 @@ class DocStream:
         fresh = DocStream(self.shards, self.mixture)
         totals = np.zeros(len(self.sources), np.int64)
         while fresh._next_token < n_tokens:
-            b = fresh._make_block()
+            b = fresh.next_block()
             doc_len = np.diff(np.append(b.start, b.end)) - 1
             np.add.at(totals, b.source, np.clip(n_tokens - b.start, 0, doc_len))
         return {s: int(t) for s, t in zip(self.sources, totals, strict=True)}
@@ -153,11 +175,14 @@ class PretrainStream(IterableDataset):
     the rank's batches k with k % W == w, and the DataLoader hands batches back round-robin, so
     the batch order is the same for any W and after every optimizer step the examples used by
     all ranks are exactly [0, consumed).  Use it with `DataLoader(ds, batch_size=None)`.
+
+    Each batch is collated in one vectorised call with one Generator per row keyed by
+    (seed, g), so an example's masks never depend on which batch, rank or worker built it.
     """
 
     def __init__(
         self,
-        tokens_dir: str | Path,
+        tokens: str | Path | TokenShards,
         mixture: str | Path | dict[str, Any],
         collate: Collate,
         chunk_len: int,
@@ -165,12 +190,15 @@ class PretrainStream(IterableDataset):
         seed: int,
         rank: int = 0,
         world: int = 1,
+        *,
+        word_starts: bool = False,
     ) -> None:
         super().__init__()
-        self.shards = TokenShards(tokens_dir)
+        self.shards = tokens if isinstance(tokens, TokenShards) else TokenShards(tokens)
         self.mixture = mixture if isinstance(mixture, dict) else load_mixture(mixture)
         self.collate, self.chunk_len, self.batch_size = collate, chunk_len, batch_size
         self.seed, self.rank, self.world = seed, rank, world
+        self.word_starts = word_starts  # read stored word boundaries (whole-word MLM, XLNet spans)
         self.consumed = 0
 
     def state_dict(self) -> dict[str, int]:
@@ -181,10 +209,16 @@ class PretrainStream(IterableDataset):
             raise ValueError(f"data state has seed {state['seed']}, this stream has seed {self.seed}")
         self.consumed = int(state["consumed"])
 
-    def example(self, chunk: np.ndarray, g: int) -> dict[str, torch.Tensor]:
-        """Model inputs of example g; randomness depends only on (seed, g)."""
-        rng = np.random.default_rng([self.seed, g])
-        return self.collate(chunk[None, :], rng)
+    def rngs(self, indices: list[int]) -> list[np.random.Generator]:
+        """One Generator per example, keyed only by (seed, g)."""
+        return [np.random.default_rng([self.seed, g]) for g in indices]
+
+    def example(
+        self, chunk: np.ndarray, g: int, word_starts: np.ndarray | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Model inputs of example g alone (a batch of one)."""
+        ws = None if word_starts is None else word_starts[None, :]
+        return self.collate(chunk[None, :], self.rngs([g]), word_starts=ws)
 
     def index_batches(self, worker: int = 0, num_workers: int = 1) -> Iterator[list[int]]:
         """Global example indices of this rank's batches that `worker` builds, in order."""
@@ -196,27 +230,35 @@ class PretrainStream(IterableDataset):
             yield [base + i * self.world for i in range(self.batch_size)]
             k += num_workers
 
-    def window(self, stream: DocStream, q: int) -> np.ndarray:
-        """[WINDOW, C] chunks of shuffle window q, in shuffled order."""
+    def window(self, stream: DocStream, q: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """[WINDOW, C] chunks of shuffle window q in shuffled order, and their word starts (or None)."""
         size = WINDOW * self.chunk_len
-        chunks = stream.tokens(q * size, size).reshape(WINDOW, self.chunk_len)
-        return chunks[np.random.default_rng([self.seed, 2, q]).permutation(WINDOW)]
+        tokens, starts = stream.read(q * size, size, word_starts=self.word_starts)
+        perm = np.random.default_rng([self.seed, 2, q]).permutation(WINDOW)
+        chunks = tokens.reshape(WINDOW, self.chunk_len)[perm]
+        return chunks, None if starts is None else starts.reshape(WINDOW, self.chunk_len)[perm]
 
     def iter_batches(
         self, worker: int = 0, num_workers: int = 1
     ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
         stream = DocStream(self.shards, self.mixture)
-        windows: dict[int, np.ndarray] = {}
+        windows: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         for indices in self.index_batches(worker, num_workers):
-            examples = []
-            for g in indices:
+            chunks = np.empty((len(indices), self.chunk_len), np.int64)  # [B, C]
+            starts: np.ndarray | None = np.empty((len(indices), self.chunk_len), bool)
+            for i, g in enumerate(indices):
                 q, r = divmod(g, WINDOW)
                 if q not in windows:
                     for old in [k for k in windows if k < q]:
                         del windows[old]  # indices only grow: earlier windows are done
                     windows[q] = self.window(stream, q)
-                examples.append(self.example(windows[q][r], g))
-            yield indices, {k: torch.cat([e[k] for e in examples]) for k in examples[0]}
+                chunk, ws = windows[q]
+                chunks[i] = chunk[r]
+                if ws is None or starts is None:
+                    starts = None
+                else:
+                    starts[i] = ws[r]
+            yield indices, self.collate(chunks, self.rngs(indices), word_starts=starts)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = get_worker_info()

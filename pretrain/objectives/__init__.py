@@ -1,7 +1,8 @@
-"""Pure collators: raw token chunks [B, C] (+ a numpy Generator) -> dict of tensors for the model.
+"""Pure collators: raw token chunks [B, C] (+ one numpy Generator per row) -> dict of tensors for the model.
 
 `chunk_length` says how many raw stream tokens one example of an objective eats; `make_collate`
-binds a run's hyper-parameters so the data stream can call `collate(chunks, rng)`.
+binds a run's hyper-parameters so the data stream can call `collate(chunks, rngs, word_starts=...)`.
+Labels use -100 for "no loss" everywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pretrain.objectives.clm import clm_collate
 from pretrain.objectives.mlm import mlm_collate
 from pretrain.objectives.plm import plm_collate
 from pretrain.objectives.span import compute_input_and_target_lengths, span_collate
+from pretrain.objectives.words import WordTable
 
 if TYPE_CHECKING:
     from pretrain.config import RunConfig
@@ -88,12 +90,29 @@ def chunk_length(run: RunConfig) -> int:
     return run.seq_len
 
 
-def make_collate(run: RunConfig, ids: SpecialIds) -> Collate:
-    """The objective's collator with this run's hyper-parameters bound (picklable for workers)."""
+def uses_words(run: RunConfig) -> bool:
+    """Objectives that work on words: whole-word MLM and XLNet's word spans."""
+    return (run.objective == "mlm" and run.whole_word_mask) or run.objective == "plm"
+
+
+def make_collate(run: RunConfig, ids: SpecialIds, words: WordTable | None = None) -> Collate:
+    """The objective's collator with this run's hyper-parameters bound (picklable for workers).
+
+    `words` derives word starts from token ids when the shards store none (see `words.py`).
+    """
     if run.objective == "clm":
-        return clm_collate
+        return partial(clm_collate, eos_id=ids.eos, doc_attention=run.doc_attention)
     if run.objective == "mlm":
-        return partial(mlm_collate, ids=ids, seq_len=run.seq_len, mlm_probability=run.mlm_probability)
+        return partial(
+            mlm_collate,
+            ids=ids,
+            seq_len=run.seq_len,
+            mlm_probability=run.mlm_probability,
+            whole_word=run.whole_word_mask,
+            words=words,
+            doc_attention=run.doc_attention,
+            position_offset=ids.pad + 1 if run.model.arch == "roberta" else 0,  # RoBERTa counts from pad+1
+        )
     if run.objective == "span":
         return partial(
             span_collate,
@@ -101,11 +120,21 @@ def make_collate(run: RunConfig, ids: SpecialIds) -> Collate:
             noise_density=run.noise_density,
             mean_noise_span_length=run.mean_span_length,
         )
-    return partial(plm_collate, ids=ids, max_span=run.plm_max_span, predict_ratio=run.plm_predict_ratio)
+    return partial(
+        plm_collate,
+        ids=ids,
+        words=words,
+        max_span=run.plm_max_span,
+        predict_ratio=run.plm_predict_ratio,
+        alpha=run.plm_mask_alpha,
+        beta=run.plm_mask_beta,
+        doc_attention=run.doc_attention,
+    )
 
 
 __all__ = [
     "SpecialIds",
+    "WordTable",
     "chunk_length",
     "clm_collate",
     "make_collate",
@@ -113,4 +142,5 @@ __all__ = [
     "plm_collate",
     "span_collate",
     "special_ids",
+    "uses_words",
 ]

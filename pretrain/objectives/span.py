@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from pretrain.objectives.rng import Rngs, row_rngs
+
 if TYPE_CHECKING:
     from pretrain.objectives import SpecialIds
 
@@ -47,56 +49,84 @@ def compute_input_and_target_lengths(
     return tokens_length, targets_length
 
 
+def _random_segmentation(keys: np.ndarray, num_segments: int) -> np.ndarray:
+    """keys [B, n-1] uniform -> [B, num_segments] positive lengths summing to n, uniform over compositions.
+
+    The segment boundaries are the num_segments-1 gaps with the smallest keys: a uniformly random
+    subset, exactly what T5's shuffle of `first_in_segment` draws.
+    """
+    b, gaps = keys.shape
+    n = gaps + 1
+    if num_segments == 1:
+        return np.full((b, 1), n, dtype=np.int64)
+    cut = np.sort(np.argpartition(keys, num_segments - 2, axis=1)[:, : num_segments - 1], axis=1) + 1
+    edges = np.concatenate([np.zeros((b, 1), np.int64), cut, np.full((b, 1), n, np.int64)], axis=1)
+    return np.diff(edges, axis=1)
+
+
+def random_spans_noise_masks(
+    length: int, noise_density: float, mean_noise_span_length: float, rngs: list[np.random.Generator]
+) -> np.ndarray:
+    """Boolean [B, length] masks, each with round(length*density) noise tokens in alternating random spans.
+
+    Every row starts with a non-noise span and ends with a noise span, as in T5.
+    """
+    num_noise, num_spans = _span_counts(length, noise_density, mean_noise_span_length)
+    b = len(rngs)
+    keys = np.stack([r.random(num_noise - 1 + length - num_noise - 1) for r in rngs])  # [B, L-2]
+    noise_lengths = _random_segmentation(keys[:, : num_noise - 1], num_spans)  # [B, spans]
+    keep_lengths = _random_segmentation(keys[:, num_noise - 1 :], num_spans)  # [B, spans]
+    interleaved = np.stack([keep_lengths, noise_lengths], axis=2).reshape(b, -1)  # keep, noise, keep, ...
+    span_start = np.zeros((b, length), dtype=np.int64)
+    np.put_along_axis(span_start, np.cumsum(interleaved, axis=1)[:, :-1], 1, axis=1)
+    return np.cumsum(span_start, axis=1) % 2 == 1
+
+
 def random_spans_noise_mask(
     length: int, noise_density: float, mean_noise_span_length: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Boolean [length] mask with round(length*density) noise tokens in alternating random spans.
+    """One row of `random_spans_noise_masks`."""
+    return random_spans_noise_masks(length, noise_density, mean_noise_span_length, [rng])[0]
 
-    The sequence always starts with a non-noise span, as in T5.
+
+def _fill_sentinels(tokens: np.ndarray, noise: np.ndarray, ids: SpecialIds) -> np.ndarray:
+    """[B, R] -> [B, kept]: each noise span becomes one sentinel (counting down from vocab_size-1), then EOS.
+
+    Every row has the same number of noise tokens and spans, so the kept tokens reshape to a matrix.
     """
-    num_noise, num_spans = _span_counts(length, noise_density, mean_noise_span_length)
-
-    def random_segmentation(num_items: int, num_segments: int) -> np.ndarray:
-        # num_segments positive lengths summing to num_items, uniformly over compositions
-        first_in_segment = np.arange(num_items - 1) < num_segments - 1
-        rng.shuffle(first_in_segment)
-        segment_id = np.cumsum(np.pad(first_in_segment, [1, 0]))
-        return np.bincount(segment_id)
-
-    noise_lengths = random_segmentation(num_noise, num_spans)
-    keep_lengths = random_segmentation(length - num_noise, num_spans)
-    interleaved = np.stack([keep_lengths, noise_lengths], axis=1).reshape(-1)  # keep, noise, keep, ...
-    span_start = np.zeros(length, dtype=np.int64)
-    span_start[np.cumsum(interleaved)[:-1]] = 1
-    return np.cumsum(span_start) % 2 == 1
-
-
-def _fill_sentinels(tokens: np.ndarray, noise: np.ndarray, ids: SpecialIds, eos: int) -> np.ndarray:
-    """Replace each noise span by one sentinel (counting down from vocab_size-1), drop the rest, add EOS."""
-    span_first = noise & ~np.pad(noise, [1, 0])[:-1]
-    sentinel = np.cumsum(span_first) - 1  # span number of each noise token
+    span_first = noise.copy()
+    span_first[:, 1:] &= ~noise[:, :-1]
+    sentinel = np.cumsum(span_first, axis=1) - 1  # span number of each noise token
     out = np.where(span_first, ids.vocab_size - 1 - sentinel, tokens)
-    out = out[~noise | span_first]
-    return np.append(out, eos)
+    out = out[~noise | span_first].reshape(len(tokens), -1)
+    return np.concatenate([out, np.full((len(tokens), 1), ids.eos, dtype=np.int64)], axis=1)
 
 
 def span_collate(
     chunks: np.ndarray,
-    rng: np.random.Generator,
+    rngs: Rngs | None = None,
+    word_starts: np.ndarray | None = None,
     *,
     ids: SpecialIds,
     noise_density: float = 0.15,
     mean_noise_span_length: float = 3.0,
 ) -> dict[str, torch.Tensor]:
-    """chunks [B, R] -> input_ids/attention_mask [B, L], labels [B, T] (lengths fixed by R)."""
-    inputs, targets = [], []
-    for chunk in np.asarray(chunks, dtype=np.int64):
-        noise = random_spans_noise_mask(len(chunk), noise_density, mean_noise_span_length, rng)
-        inputs.append(_fill_sentinels(chunk, noise, ids, ids.eos))  # kept tokens, <extra_id_i> per span
-        targets.append(_fill_sentinels(chunk, ~noise, ids, ids.eos))  # <extra_id_i> + span tokens
-    input_ids = torch.from_numpy(np.stack(inputs))
+    """chunks [B, R] -> input_ids/attention_mask [B, L], labels/decoder_input_ids [B, T] (fixed by R).
+
+    Documents are not isolated: T5's own span_corruption concatenates documents
+    (`reduce_concat_tokens`) before splitting and noising, and its relative position buckets
+    need no resets.  `decoder_input_ids` are the labels shifted right behind <pad>, as T5 does.
+    """
+    chunks = np.asarray(chunks, dtype=np.int64)
+    b, r = chunks.shape
+    noise = random_spans_noise_masks(r, noise_density, mean_noise_span_length, row_rngs(rngs, b))
+    inputs = _fill_sentinels(chunks, noise, ids)  # kept tokens, <extra_id_i> per span
+    targets = _fill_sentinels(chunks, ~noise, ids)  # <extra_id_i> + span tokens
+    decoder_inputs = np.concatenate([np.full((b, 1), ids.pad, dtype=np.int64), targets[:, :-1]], axis=1)
+    input_ids = torch.from_numpy(inputs)
     return {
         "input_ids": input_ids,
         "attention_mask": torch.ones_like(input_ids),
-        "labels": torch.from_numpy(np.stack(targets)),
+        "labels": torch.from_numpy(targets),
+        "decoder_input_ids": torch.from_numpy(decoder_inputs),
     }

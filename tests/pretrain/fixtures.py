@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,38 +87,65 @@ def build_tokenizer(out: Path, texts: list[str], vocab_size: int = 600) -> PreTr
     return fast
 
 
+_WORD = re.compile(r"\s+|[\u4e00-\u9fff]{1,2}|[^\s\u4e00-\u9fff]+")
+
+
+def word_start_flags(tokenizer: PreTrainedTokenizerFast, text: str) -> list[bool]:
+    """Word-start flag per token, as tokenization writes `word_starts` from jieba.
+
+    The fixture's Chinese is made of two-character words, which jieba returns whole; a regex
+    finds the same words here without loading jieba's dictionary (seconds) in every test run.
+    """
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    bounds = {m.start() for m in _WORD.finditer(text)}
+    return [start in bounds for start, _ in enc["offset_mapping"]]
+
+
 def build_tokens(
-    out: Path, tokenizer: PreTrainedTokenizerFast, docs: dict[str, list[str]], n_shards: int = 2
+    out: Path,
+    tokenizer: PreTrainedTokenizerFast,
+    docs: dict[str, list[str]],
+    n_shards: int = 2,
+    *,
+    word_starts: bool = False,
+    rows_per_source: bool = True,
 ) -> None:
-    """Arrow shards (sources interleaved across shards) + manifest.json, as the tokenizer stage writes."""
+    """Arrow shards (sources interleaved across shards) + manifest.json, as the tokenizer stage writes.
+
+    `rows_per_source` is the manifest field the lazy reader needs for multi-source shards (without
+    it, it counts each shard's `source` column at start-up); `word_starts` adds word-start flags.
+    """
     rows = [(src, i, text) for src, texts in docs.items() for i, text in enumerate(texts)]
     shards, totals = [], dict.fromkeys(docs, 0)
     for s in range(n_shards):
         part = rows[s::n_shards]
         ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for _, _, text in part]
-        table = pa.table(
-            {
-                "id": [f"{src}-{i}" for src, i, _ in part],
-                "source": [src for src, _, _ in part],
-                "input_ids": pa.array(ids, type=pa.list_(pa.uint16())),
-            }
-        )
+        columns = {
+            "id": [f"{src}-{i}" for src, i, _ in part],
+            "source": [src for src, _, _ in part],
+            "input_ids": pa.array(ids, type=pa.list_(pa.uint16())),
+        }
+        if word_starts:
+            flags = [word_start_flags(tokenizer, text) for _, _, text in part]
+            columns["word_starts"] = pa.array(flags, type=pa.list_(pa.bool_()))
         path = out / f"shard-{s:05d}.arrow"
-        write_arrow(path, table)
-        per_source = dict.fromkeys(docs, 0)
+        write_arrow(path, pa.table(columns))
+        per_source, rows_of = dict.fromkeys(docs, 0), dict.fromkeys(docs, 0)
         for (src, _, _), x in zip(part, ids, strict=True):
             per_source[src] += len(x)
+            rows_of[src] += 1
             totals[src] += len(x)
-        shards.append(
-            {
-                "path": path.name,
-                "rows": len(part),
-                "bytes": path.stat().st_size,
-                "sha256": sha256_file(path),
-                "tokens": sum(per_source.values()),
-                "tokens_per_source": per_source,
-            }
-        )
+        entry = {
+            "path": path.name,
+            "rows": len(part),
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+            "tokens": sum(per_source.values()),
+            "tokens_per_source": per_source,
+        }
+        if rows_per_source:
+            entry["rows_per_source"] = rows_of
+        shards.append(entry)
     write_json(
         out / "manifest.json",
         {
@@ -150,10 +178,10 @@ class Workspace:
     mixture_path: Path
 
 
-def build_workspace(root: Path, per_source: int = 120) -> Workspace:
+def build_workspace(root: Path, per_source: int = 120, **token_kw) -> Workspace:
     docs = make_docs(per_source)
     tokenizer = build_tokenizer(root / "tokenizer", [t for texts in docs.values() for t in texts])
-    build_tokens(root / "tokens", tokenizer, docs)
+    build_tokens(root / "tokens", tokenizer, docs, **token_kw)
     build_mixture(root / "mixture.json", WEIGHTS)
     return Workspace(root / "tokenizer", root / "tokens", root / "mixture.json")
 
@@ -162,4 +190,43 @@ def doc_tokens(tokens_dir: Path) -> int:
     return int(json.loads((tokens_dir / "manifest.json").read_text())["total_tokens"])
 
 
-__all__ = ["Workspace", "build_workspace", "doc_tokens"]
+def build_many_shards(
+    out: Path, n_shards: int, docs_per_shard: int = 4, doc_len: int = 50, vocab: int = 600, seed: int = 0
+) -> dict[str, float]:
+    """n single-source shards of random tokens (two sources, alternating) + manifest, written fast.
+
+    Sixteen distinct shard files are serialised once and their bytes written round-robin (the
+    reader never looks at a single-source shard's `source` column), so 10,000 shards take about
+    a second to write.  Returns a mixture's source weights.
+    """
+    import numpy as np
+
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    offsets = pa.array(np.arange(0, (docs_per_shard + 1) * doc_len, doc_len, dtype=np.int32))
+    schema = pa.schema([("source", pa.string()), ("input_ids", pa.list_(pa.uint16()))])
+    templates = []
+    for t in range(16):
+        values = pa.array(rng.integers(7, vocab - 100, docs_per_shard * doc_len, dtype=np.uint16))
+        table = pa.Table.from_arrays(
+            [pa.array([("web", "books")[t % 2]] * docs_per_shard), pa.ListArray.from_arrays(offsets, values)],
+            schema=schema,
+        )
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, schema) as w:
+            w.write_table(table)
+        templates.append(sink.getvalue().to_pybytes())
+    shards = []
+    tokens = docs_per_shard * doc_len
+    for i in range(n_shards):
+        source = ("web", "books")[i % 2]
+        name = f"shard-{i:05d}.arrow"
+        (out / name).write_bytes(templates[i % 16])
+        shards.append(
+            {"path": name, "rows": docs_per_shard, "tokens": tokens, "tokens_per_source": {source: tokens}}
+        )
+    write_json(out / "manifest.json", {"shards": shards, "eos_id": 2, "pad_id": 0, "dtype": "uint16"})
+    return {"web": 0.5, "books": 0.5}
+
+
+__all__ = ["Workspace", "build_many_shards", "build_workspace", "doc_tokens"]

@@ -1,20 +1,34 @@
-"""Token shards, the mixture stream and the rank/worker split of the IterableDataset."""
+"""Token shards (lazy, any fsspec URL), the mixture stream, and the rank/worker split and resume."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from functools import partial
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
+from transformers import AutoTokenizer
 
+from pipeline.io.atomic import read_arrow
+from pretrain.data.meter import MixMeter
 from pretrain.data.shards import TokenShards
-from pretrain.data.stream import WINDOW, DocStream, PretrainStream, load_mixture
+from pretrain.data.stream import BLOCK, WINDOW, DocStream, PretrainStream, load_mixture
 from pretrain.objectives import SpecialIds, clm_collate, mlm_collate
-from tests.pretrain.fixtures import WEIGHTS, Workspace, build_mixture, build_workspace
+from tests.pretrain.fixtures import (
+    WEIGHTS,
+    Workspace,
+    build_many_shards,
+    build_mixture,
+    build_workspace,
+    make_docs,
+    word_start_flags,
+)
 
 IDS = SpecialIds(vocab_size=600)
 MLM = partial(mlm_collate, ids=IDS, seq_len=18)  # random masks: content depends on the example rng
@@ -25,9 +39,9 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return build_workspace(tmp_path_factory.mktemp("stream"))
 
 
-def _stream(ws: Workspace, **kw) -> PretrainStream:
+def _stream(ws: Workspace, tokens: str | Path | None = None, **kw) -> PretrainStream:
     args = {"collate": MLM, "chunk_len": 16, "batch_size": 4, "seed": 7} | kw
-    return PretrainStream(ws.tokens_dir, ws.mixture_path, **args)
+    return PretrainStream(tokens or ws.tokens_dir, ws.mixture_path, **args)
 
 
 def _take(stream: PretrainStream, n_batches: int) -> dict[int, dict[str, torch.Tensor]]:
@@ -140,6 +154,36 @@ def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
         resumed.load_state_dict({"seed": 8, "consumed": 0})
 
 
+def test_resume_with_other_dataloader_workers_and_ranks(ws: Workspace) -> None:
+    """Stopped after 5 steps of one rank with no workers; resumed as 2 workers, or as 2 ranks x 2
+    workers: the examples continue at exactly 20, 21, ... — none repeated, none skipped."""
+    reference = _take(_stream(ws), 11)  # examples 0..43 as one rank, in-process
+    state = {"seed": 7, "consumed": 20}
+
+    def loader_examples(rank: int, world: int, n_batches: int) -> dict[int, dict[str, torch.Tensor]]:
+        stream = _stream(ws, rank=rank, world=world)
+        stream.load_state_dict(state)
+        batches = [
+            b
+            for b, _ in zip(
+                DataLoader(stream, batch_size=None, num_workers=2), range(n_batches), strict=False
+            )
+        ]
+        indices = [b for b, _ in zip(stream.index_batches(), range(n_batches), strict=False)]
+        return {
+            g: {k: v[i] for k, v in batch.items()}
+            for idx, batch in zip(indices, batches, strict=True)
+            for i, g in enumerate(idx)
+        }
+
+    one = loader_examples(0, 1, 6)
+    assert sorted(one) == list(range(20, 44))
+    assert all(_same(one[g], reference[g]) for g in one)
+    two = {**loader_examples(0, 2, 3), **loader_examples(1, 2, 3)}
+    assert sorted(two) == list(range(20, 44))
+    assert all(_same(two[g], reference[g]) for g in two)
+
+
 def test_clm_examples_are_a_windowed_shuffle_of_the_token_stream(ws: Workspace) -> None:
     """Window 0 of the token stream, cut into chunks, comes out as a permutation of its chunks."""
     stream = _stream(ws, collate=clm_collate, chunk_len=16, batch_size=8)
@@ -150,3 +194,110 @@ def test_clm_examples_are_a_windowed_shuffle_of_the_token_stream(ws: Workspace) 
     assert got.tolist() != tokens.tolist()  # shuffled: consecutive examples are not neighbours
     perm = np.random.default_rng([stream.seed, 2, 0]).permutation(WINDOW)
     assert np.array_equal(got, tokens[perm])
+
+
+# ---- lazy shards, remote URLs, word starts, held-out slice, realised mix ----------------------
+
+
+def test_ten_thousand_shards_start_lazily(tmp_path: Path) -> None:
+    """No index build at start: the manifest is read, a shard is opened when a document is needed."""
+    weights = build_many_shards(tmp_path / "many", 10_000)
+    mixture = {"seed": 3, "sources": {s: {"weight": w} for s, w in weights.items()}}
+    t0 = time.perf_counter()
+    stream = PretrainStream(tmp_path / "many", mixture, clm_collate, chunk_len=32, batch_size=4, seed=0)
+    started = time.perf_counter() - t0
+    assert stream.shards.opened == 0 and stream.shards.num_shards == 10_000
+    batch = next(iter(stream))
+    first_batch = time.perf_counter() - t0
+    assert batch["input_ids"].shape == (4, 32)
+    # placing the first window (2048 x 32 tokens) takes the lengths of the first block of BLOCK
+    # documents: their shards (4 documents each) and at most a partial shard group per source
+    assert stream.shards.opened <= BLOCK // 4 + 2 * 16
+    assert started < 2.0 and first_batch < 10.0, (started, first_batch)
+
+
+def test_remote_url_gives_the_same_stream(ws: Workspace) -> None:
+    fs = fsspec.filesystem("memory")
+    for path in ws.tokens_dir.iterdir():
+        fs.pipe(f"/tokens-{id(ws)}/{path.name}", path.read_bytes())
+    remote = _stream(ws, tokens=f"memory://tokens-{id(ws)}")
+    assert not remote.shards.local
+    local = _take(_stream(ws), 3)
+    assert all(_same(a, local[g]) for g, a in _take(remote, 3).items())
+
+
+def test_manifests_without_rows_per_source_still_work(ws: Workspace, tmp_path: Path) -> None:
+    old = tmp_path / "tokens"
+    shutil.copytree(ws.tokens_dir, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        entry.pop("rows_per_source")
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    a, b = TokenShards(ws.tokens_dir), TokenShards(old)  # b counts each shard's source column
+    for src in a.sources:
+        assert a.doc_lengths(src).tolist() == b.doc_lengths(src).tolist()
+
+
+def test_stored_word_starts_reach_the_collator(tmp_path: Path) -> None:
+    docs = make_docs(20)
+    ws = build_workspace(tmp_path, per_source=20, word_starts=True)
+    shards = TokenShards(ws.tokens_dir)
+    tokenizer = AutoTokenizer.from_pretrained(ws.tokenizer_dir)
+    stream = DocStream(shards, load_mixture(ws.mixture_path))
+    sources, doc_ids = stream.documents(30)
+    expected = np.concatenate(
+        [
+            np.append(word_start_flags(tokenizer, _text(shards, docs, s, int(d))), True)
+            for s, d in zip(sources, doc_ids, strict=True)
+        ]
+    )
+    tokens, starts = stream.read(0, 300, word_starts=True)
+    assert starts is not None and starts.tolist() == expected[:300].tolist()
+
+    seen = []
+
+    def recording(chunks, rngs, word_starts=None):
+        seen.append(word_starts)
+        return clm_collate(chunks, rngs)
+
+    ds = PretrainStream(
+        ws.tokens_dir, ws.mixture_path, recording, chunk_len=16, batch_size=2, seed=0, word_starts=True
+    )
+    next(iter(ds))
+    assert seen[0] is not None and seen[0].shape == (2, 16) and seen[0].dtype == bool
+
+
+def _text(shards: TokenShards, docs: dict[str, list[str]], source: str, doc_id: int) -> str:
+    """The fixture text of a stream document (the shards' `id` column is 'source-i')."""
+    path, row = shards.locate(source, doc_id)
+    row_id = read_arrow(shards.dir + "/" + path).column("id")[row].as_py()
+    return docs[source][int(row_id.rsplit("-", 1)[1])]
+
+
+def test_heldout_slice_is_disjoint_and_deterministic(ws: Workspace) -> None:
+    train = TokenShards(ws.tokens_dir, holdout=0.1)
+    held = TokenShards(ws.tokens_dir, holdout=0.1, part="heldout")
+    full = TokenShards(ws.tokens_dir)
+    for src in full.sources:
+        assert train.num_docs(src) + held.num_docs(src) == full.num_docs(src) == 120
+        assert held.num_docs(src) == 12
+        every = [full.doc(src, d).tolist() for d in range(120)]
+        assert [train.doc(src, d).tolist() for d in range(108)] == every[:108]
+        assert [held.doc(src, d).tolist() for d in range(12)] == every[108:]  # the last documents
+    with pytest.raises(ValueError, match="holdout"):
+        TokenShards(ws.tokens_dir, part="heldout")
+
+
+def test_mix_meter_counts_tokens_and_epochs(ws: Workspace) -> None:
+    shards = TokenShards(ws.tokens_dir)
+    mixture = load_mixture(ws.mixture_path)
+    meter, reference = MixMeter(shards, mixture), DocStream(shards, mixture)
+    for n in (100, 5_000, 60_000, 200_000):
+        mix = meter.update(n)
+        expected = reference.tokens_per_source(n)
+        assert {s: m["tokens"] for s, m in mix.items()} == expected
+        assert sum(m["share"] for m in mix.values()) == pytest.approx(1.0)
+    assert {m["target"] for m in mix.values()} == set(WEIGHTS.values())
+    assert all(m["epochs"] > 1 for m in mix.values())  # 200k tokens is several passes over 120 docs
+    with pytest.raises(ValueError, match="forward"):
+        meter.update(10)

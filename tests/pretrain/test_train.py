@@ -1,10 +1,13 @@
-"""End-to-end runs on CPU: every objective learns, saved models reload, resume is exact, DDP matches."""
+"""End-to-end runs on CPU: every objective learns, saved models reload, resume is exact (also after a
+real kill -9, with other DataLoader workers, with other ranks), DDP and FSDP2 (gloo) match one process."""
 
 from __future__ import annotations
 
 import json
 import math
+import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +17,7 @@ import torch
 from transformers import AutoTokenizer
 
 from pretrain.config import ModelConfig, RunConfig
+from pretrain.metrics import read_metrics
 from pretrain.models import AUTO_CLASS, build_model
 from pretrain.train import lr_at, train
 from tests.pretrain.fixtures import Workspace, build_workspace
@@ -61,7 +65,15 @@ def test_each_objective_learns_and_saves_a_loadable_model(
     assert 50_000 < result["params"] < 500_000
     assert set(result["tokens_per_source"]) == {"web", "books", "code"}
     assert json.loads((tmp_path / "losses.json").read_text()) == json.loads(json.dumps(result))
-    assert "step    20/40 | loss" in capsys.readouterr().out  # one log line per log step
+    out = capsys.readouterr().out
+    assert "step    20/40 | loss" in out and "| mfu n/a | mem" in out  # one log line per log step
+    assert f"[{arch}-{objective}] mix @ 20: books" in out  # realised vs target mix per source
+    train_rows = read_metrics(tmp_path / "metrics.jsonl", "train")
+    assert [r["step"] for r in train_rows] == [20, 40]
+    assert train_rows[-1]["loss"] == pytest.approx(losses[-1]) and train_rows[-1]["tokens_per_s"] > 0
+    mix = result["mix"]
+    assert sum(m["tokens"] for m in mix.values()) == sum(result["tokens_per_source"].values())
+    assert all(m["epochs"] > 0 for m in mix.values())
 
     model_dir = Path(result["model_dir"])
     model = AUTO_CLASS[arch].from_pretrained(model_dir)
@@ -73,9 +85,11 @@ def test_each_objective_learns_and_saves_a_loadable_model(
     assert not (tmp_path / "checkpoint").exists()  # no ckpt_every, no checkpoint
 
 
-@pytest.mark.parametrize(("arch", "objective"), [("gpt2", "clm"), ("bert", "mlm"), ("xlnet", "plm")])
+@pytest.mark.parametrize(
+    ("arch", "objective", "workers_after"), [("gpt2", "clm", 2), ("bert", "mlm", 0), ("xlnet", "plm", 0)]
+)
 def test_resume_reproduces_an_uninterrupted_run(
-    ws: Workspace, tmp_path: Path, arch: str, objective: str
+    ws: Workspace, tmp_path: Path, arch: str, objective: str, workers_after: int
 ) -> None:
     run = _run(arch, objective, steps=20, ckpt_every=10, log_every=100)
     straight = _train(ws, run, tmp_path / "straight")
@@ -84,7 +98,8 @@ def test_resume_reproduces_an_uninterrupted_run(
     assert len(first["losses"]) == 10 and first["model_dir"] is None
     assert (tmp_path / "resumed" / "checkpoint" / "state.pt").exists()
     assert not (tmp_path / "resumed" / "model").exists()
-    resumed = _train(ws, run, tmp_path / "resumed")
+    # resume with another number of DataLoader workers: the same examples in the same order
+    resumed = _train(ws, run.model_copy(update={"num_workers": workers_after}), tmp_path / "resumed")
 
     assert resumed["losses"] == straight["losses"]  # bit-identical on CPU
     assert resumed["examples"] == straight["examples"] == 20 * 8
@@ -117,29 +132,107 @@ def test_overrides_grad_accum_and_schedule(ws: Workspace, tmp_path: Path) -> Non
     assert all(lr_at(s, run) >= lr_at(s + 1, run) for s in range(10, 100))
 
 
+def test_loss_is_normalised_by_target_tokens_across_micro_batches(ws: Workspace, tmp_path: Path) -> None:
+    """MLM micro-batches hold different numbers of masked tokens: 2 x 4 accumulated must equal 1 x 8
+    (sum of token losses / all targets), which a mean of per-micro-batch means would not."""
+    whole = _train(ws, _run("bert", "mlm", steps=3, batch_size=8), tmp_path / "whole")
+    split = _train(ws, _run("bert", "mlm", steps=3, batch_size=4, grad_accum=2), tmp_path / "split")
+    assert split["losses"] == pytest.approx(whole["losses"], rel=1e-5)
+
+
+def test_eval_metrics_and_tensorboard(
+    ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _run("gpt2", "clm", steps=6, log_every=3, eval_every=3, eval_batches=2, eval_holdout=0.1)
+    result = _train(ws, run, tmp_path / "holdout")
+    evals = read_metrics(tmp_path / "holdout" / "metrics.jsonl", "eval")
+    assert [r["step"] for r in evals] == [3, 6]
+    assert evals[-1]["ppl"] == pytest.approx(math.exp(evals[-1]["loss"])) and evals[-1]["targets"] > 0
+    assert result["eval"] == {k: evals[-1][k] for k in ("loss", "ppl", "targets")}
+    assert evals[1]["loss"] < evals[0]["loss"]  # the held-out loss falls too
+    assert "eval @ 6: loss" in capsys.readouterr().out
+    mix = read_metrics(tmp_path / "holdout" / "metrics.jsonl", "mix")
+    assert {"web/share", "web/target", "web/epochs", "web/tokens"} <= set(mix[-1])
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return  # JSONL only
+    assert list((tmp_path / "holdout" / "tb").glob("events.out.tfevents.*"))
+
+    # a separate held-out token directory (here: the training shards themselves)
+    other = run.model_copy(update={"eval_holdout": 0.0, "eval_tokens": str(ws.tokens_dir), "steps": 3})
+    separate = _train(ws, other, tmp_path / "dir")["eval"]
+    assert separate["targets"] > 0 and math.isfinite(separate["loss"])
+
+
+def _run_and_die_at(step_to_die: int, ws: Workspace, run: RunConfig, out: Path) -> None:
+    """In a forked child: train, and SIGKILL ourselves when step `step_to_die` starts (a preemption)."""
+    import pretrain.train as T
+
+    real_lr_at = T.lr_at
+
+    def lr_at(step: int, r: RunConfig) -> float:  # called at the start of every step
+        if step == step_to_die:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_lr_at(step, r)
+
+    T.lr_at = lr_at
+    T.train(run, ws.tokens_dir, ws.mixture_path, ws.tokenizer_dir, out)
+
+
+def test_kill_9_and_resume_reproduces_the_run(ws: Workspace, tmp_path: Path) -> None:
+    """A real kill -9 between checkpoints (forked, so no second interpreter start-up): rerunning resumes
+    from the last complete checkpoint and ends with the uninterrupted run's losses, bit for bit."""
+    run = _run("gpt2", "clm", steps=16, ckpt_every=5, log_every=100)
+    straight = _train(ws, run, tmp_path / "straight")
+    child = mp.get_context("fork").Process(target=_run_and_die_at, args=(13, ws, run, tmp_path / "killed"))
+    child.start()
+    child.join(timeout=300)
+    assert child.exitcode == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "model").exists()
+    assert torch.load(tmp_path / "killed" / "checkpoint" / "state.pt", weights_only=True)["step"] == 10
+    resumed = _train(ws, run, tmp_path / "killed")  # picks up the step-10 checkpoint
+    assert resumed["losses"] == straight["losses"]
+
+
 _DDP_SCRIPT = """
 import json, sys
 from pathlib import Path
+import torch
+torch.set_num_threads(1)
 from pretrain.config import RunConfig
 from pretrain.train import train
 args = json.loads(sys.argv[1])
-run = RunConfig.model_validate(args["run"])
-result = train(run, Path(args["tokens"]), Path(args["mixture"]), Path(args["tokenizer"]), Path(args["out"]))
+for job in args["jobs"]:
+    run = RunConfig.model_validate(job["run"])
+    train(run, Path(args["tokens"]), Path(args["mixture"]), Path(args["tokenizer"]), Path(job["out"]))
 """
 
 
-def test_two_ddp_ranks_match_one_process(ws: Workspace, tmp_path: Path) -> None:
-    """torchrun x2 (gloo) with batch 4 sees the same 8 examples per step as one process with batch 8."""
-    single = _train(ws, _run("gpt2", "clm", steps=6, batch_size=8), tmp_path / "single")
-    ddp_run = _run("gpt2", "clm", steps=6, batch_size=4)
+def test_ddp_and_fsdp_ranks_match_one_process(ws: Workspace, tmp_path: Path) -> None:
+    """torchrun x2 (gloo).  DDP with batch 4 x accum 2 per rank sees the same 16 examples per step as
+    one process with batch 8 x accum 2, and reaches the same losses and weights, since the loss is
+    normalised by the global count of MLM targets.  A 1-process checkpoint (batch 4) resumes on 2
+    FSDP2 ranks (batch 2 each): the same examples and losses as the uninterrupted 1-process run."""
+    single = _train(ws, _run("bert", "mlm", steps=4, batch_size=8, grad_accum=2), tmp_path / "single")
+    ranked = _run("bert", "mlm", steps=4, batch_size=4, grad_accum=2)
+    clm = _run("gpt2", "clm", steps=8, batch_size=4, ckpt_every=4, log_every=100)
+    straight = _train(ws, clm, tmp_path / "clm-straight")
+    _train(ws, clm, tmp_path / "clm-resumed", stop_after=4)  # one process, checkpoint at step 4
+    jobs = [
+        {"run": ranked.model_dump(), "out": str(tmp_path / "ddp")},
+        {
+            "run": clm.model_copy(update={"parallel": "fsdp", "batch_size": 2}).model_dump(),
+            "out": str(tmp_path / "clm-resumed"),
+        },
+    ]
     script = tmp_path / "ddp.py"
     script.write_text(_DDP_SCRIPT)
     args = {
-        "run": ddp_run.model_dump(),
+        "jobs": jobs,
         "tokens": str(ws.tokens_dir),
         "mixture": str(ws.mixture_path),
         "tokenizer": str(ws.tokenizer_dir),
-        "out": str(tmp_path / "ddp"),
     }
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     cmd = [
@@ -152,8 +245,15 @@ def test_two_ddp_ranks_match_one_process(ws: Workspace, tmp_path: Path) -> None:
         str(script),
         json.dumps(args),
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    ddp = json.loads((tmp_path / "ddp" / "losses.json").read_text())
-    assert ddp["examples"] == single["examples"] == 48
-    assert ddp["losses"] == pytest.approx(single["losses"], rel=1e-4)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    ranks = json.loads((tmp_path / "ddp" / "losses.json").read_text())
+    assert ranks["examples"] == single["examples"] == 4 * 16
+    assert ranks["losses"] == pytest.approx(single["losses"], rel=1e-4)
+    ddp_model = AUTO_CLASS["bert"].from_pretrained(tmp_path / "ddp" / "model").state_dict()
+    one_model = AUTO_CLASS["bert"].from_pretrained(tmp_path / "single" / "model").state_dict()
+    assert all(torch.allclose(ddp_model[k], one_model[k], atol=1e-4) for k in one_model)
+    # 1 rank x batch 4 -> 2 ranks x batch 2 (FSDP) from the same checkpoint: same examples, same losses
+    resumed = json.loads((tmp_path / "clm-resumed" / "losses.json").read_text())
+    assert resumed["examples"] == straight["examples"]
+    assert resumed["losses"] == pytest.approx(straight["losses"], rel=1e-4)
