@@ -28,6 +28,7 @@ from pipeline.io.atomic import (
     write_json,
     write_parquet,
 )
+from pipeline.io.splits import WHOLE, Split
 
 # Columns every output document has (the documents contract) come first, then whatever the
 # steps added (scores, PII counts, ...) in name order; reader internals are not written out.
@@ -54,11 +55,14 @@ def output_columns(names: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Partition:
+    """One task's input: a whole file, or one split of a big splittable file."""
+
     index: int
     source: str
     path: str
     format: str
     text_field: str
+    split: Split = WHOLE
 
     @property
     def name(self) -> str:
@@ -88,9 +92,16 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    read = read_partition(part.path, part.source, part.format, text_field=part.text_field)
+    read = read_partition(
+        part.path,
+        part.source,
+        part.format,
+        text_field=part.text_field,
+        split=part.split,
+        max_record_bytes=cfg.read.max_record_bytes,
+    )
     timings["read"] = time.perf_counter() - t0
-    input_records = read.batch.num_rows + read.quarantined.num_rows
+    input_records = read.records
     input_bytes = int(pc.sum(read.batch["bytes"]).as_py() or 0) if read.batch.num_rows else 0
     drops = [read.quarantined]
     batch = read.batch

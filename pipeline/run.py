@@ -10,6 +10,7 @@ Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, _work/ 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -51,7 +52,16 @@ def expand_paths(source: SourceConfig, base_dir: Path) -> list[str]:
     return found
 
 
-_EXTENSIONS = {".warc": "warc", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+_EXTENSIONS = {
+    ".warc": "warc",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".arrows": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+}
 
 
 def infer_format(path: str) -> str:
@@ -64,18 +74,31 @@ def infer_format(path: str) -> str:
     raise ValueError(f"{path}: cannot tell the format from the extension; set the source's `format`")
 
 
-def plan_partitions(sources: list[SourceConfig], base_dir: Path) -> list[Partition]:
+def plan_partitions(sources: list[SourceConfig], base_dir: Path, cfg: PipelineConfig) -> list[Partition]:
+    """One partition per file, or per split of a big splittable file (bounded memory per task).
+
+    Planning also checks that columnar/JSONL inputs have the text field, so a wrong
+    `text_field` fails here, before any work starts.
+    """
+    from pipeline.io.splits import plan_splits
+
     parts: list[Partition] = []
     for src in sources:
         for path in expand_paths(src, base_dir):
             fmt = infer_format(path) if src.format == "auto" else src.format
-            parts.append(Partition(len(parts), src.name, path, fmt, src.text_field))
+            field = src.text_field if fmt in ("jsonl", "parquet", "arrow") else None
+            for split in plan_splits(path, fmt, cfg.read.split_bytes, text_field=field):
+                parts.append(Partition(len(parts), src.name, path, fmt, src.text_field, split))
     return parts
 
 
 def _fingerprint(parts: list[Partition], cfg: PipelineConfig) -> str:
     blob = json.dumps(
-        {"parts": [p.__dict__ for p in parts], "config": cfg.model_dump(mode="json"), "version": __version__},
+        {
+            "parts": [dataclasses.asdict(p) for p in parts],
+            "config": cfg.model_dump(mode="json"),
+            "version": __version__,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -106,7 +129,7 @@ def run_pipeline(
     overwrite: bool = False,
     resolved_config: dict | None = None,
 ) -> RunResult:
-    parts = plan_partitions(sources, base_dir)
+    parts = plan_partitions(sources, base_dir, cfg)
     work = _prepare_output(output, _fingerprint(parts, cfg), overwrite)
 
     stats = map_tasks(client, run_stage1, parts, "extract+filter", work=work, cfg=cfg)

@@ -15,6 +15,7 @@ from pipeline.config.langid import LangIdConfig
 from pipeline.config.mix import MixConfig
 from pipeline.config.pii import PiiConfig
 from pipeline.config.pipeline import PipelineConfig
+from pipeline.config.read import ReadConfig
 from pipeline.config.sources import SourceConfig, SourcesMixin
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "LangIdConfig",
     "MixConfig",
     "PipelineConfig",
+    "ReadConfig",
     "SourceConfig",
     "SourcesMixin",
     "Strict",

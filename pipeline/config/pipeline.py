@@ -12,11 +12,13 @@ from pipeline.config.extract import ExtractConfig
 from pipeline.config.filters import FilterConfig
 from pipeline.config.langid import LangIdConfig
 from pipeline.config.pii import PiiConfig
+from pipeline.config.read import ReadConfig
 
 
 class PipelineConfig(Strict):
     shard_rows: int = Field(default=2000, gt=0, description="max documents per output shard")
     seed: int = 0
+    read: ReadConfig = ReadConfig()
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
     boilerplate: BoilerplateConfig = BoilerplateConfig()

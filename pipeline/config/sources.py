@@ -14,8 +14,10 @@ class SourceConfig(Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="mixture source name, used in ids")
     paths: list[str] = Field(default_factory=list, description="files or globs, any fsspec URL")
-    format: Literal["auto", "warc", "jsonl", "parquet"] = Field(
-        default="auto", description="auto: from each file's extension (.warc[.gz], .jsonl[.gz], .parquet)"
+    format: Literal["auto", "warc", "jsonl", "parquet", "arrow", "text"] = Field(
+        default="auto",
+        description="auto: from each file's extension (.warc[.gz], .jsonl[.gz|.zst], .parquet, .arrow); "
+        "text: a folder of .txt files, one document each",
     )
     text_field: str = "text"
     weight: float = Field(gt=0, description="share of training tokens (normalised over sources)")

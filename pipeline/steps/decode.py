@@ -7,6 +7,11 @@ in order: a byte-order mark, the HTTP header, the document itself (`<meta charse
 detection, and finally the first declared charset (else UTF-8) with replacement characters.
 A declared charset is only used if the payload decodes under it without errors, so a lying
 header falls through to the next source instead of producing mojibake.
+
+Single-byte Latin labels (ISO-8859-1, windows-1252) decode *any* bytes, so for non-ASCII
+pages they are tried last among declared charsets, after strict UTF-8: a server default of
+`charset=ISO-8859-1` in front of a page whose `<meta>` says GB18030 (common on Chinese
+sites) must not win, whatever the header-first rule of browsers says.
 """
 
 from __future__ import annotations
@@ -18,14 +23,13 @@ import charset_normalizer
 import pyarrow as pa
 
 from pipeline import ledger
+from pipeline.io.payload import HTML_MIME, TEXT_MIME, looks_binary, mime_type
 from pipeline.steps import StepResult
 
 STAGE = "decode"
 SNIFF_BYTES = 4096
 DETECT_BYTES = 65536  # charset-normalizer gets at most this much (cost grows with size)
 
-TEXT_MIME = {"text/html", "application/xhtml+xml", "text/plain", "text/markdown", "text/x-markdown"}
-HTML_MIME = {"text/html", "application/xhtml+xml"}
 
 # Superset encodings decode everything their subsets do, plus what real pages labelled with
 # the subset contain anyway (GBK pages with GB18030-only characters, Big5 with HKSCS).
@@ -73,12 +77,6 @@ def normalize_charset(label: str | None) -> str | None:
     return _SUPERSETS.get(name, name)
 
 
-def mime_type(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
-
-
 def sniff_declared(payload: bytes) -> list[str]:
     """Charsets declared inside the document (meta tags, XML declaration), in order.
 
@@ -102,14 +100,19 @@ def decode_payload(payload: bytes, content_type: str | None, is_html: bool = Tru
         labels += sniff_declared(payload)
     declared = list(dict.fromkeys(c for c in map(normalize_charset, labels) if c))
     utf8 = _strict(payload, "utf-8")
+    generic = [c for c in declared if c in _ALWAYS_DECODES and not payload.isascii()]
     for charset in declared:
-        if charset in _ALWAYS_DECODES and utf8 is not None and not payload.isascii():
-            return utf8, "utf-8"
+        if charset in generic:
+            continue  # says nothing about non-ASCII bytes: after specific labels and UTF-8
         text = _strict(payload, charset)
         if text is not None:
             return text, charset
     if utf8 is not None:
         return utf8, "utf-8"
+    for charset in generic:
+        text = _strict(payload, charset)
+        if text is not None:
+            return text, charset
     guess = _detect(payload)
     if guess is not None:
         return payload.decode(guess, "replace"), guess
@@ -133,12 +136,16 @@ def _detect(payload: bytes) -> str | None:
 
 
 def classify(payload: bytes, content_type: str | None) -> tuple[bool, bool]:
-    """(is_text, is_html) from the MIME type, sniffing the bytes when there is none."""
+    """(is_text, is_html) from the MIME type, sniffing the bytes when there is none.
+
+    Known binary signatures (PNG, PDF, zip, ...) are not text whatever the label says:
+    servers send images as text/html more often than one would hope.
+    """
+    if looks_binary(payload[:SNIFF_BYTES]):
+        return False, False
     mime = mime_type(content_type)
     if mime is None:
-        head = payload[:1024]
-        binary = b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-        return not binary, bool(_HTML_START.match(head))
+        return True, bool(_HTML_START.match(payload[:SNIFF_BYTES]))
     return mime in TEXT_MIME, mime in HTML_MIME
 
 

@@ -215,3 +215,65 @@ def test_empty_batch() -> None:
 def test_rows_balance(raw: pa.Table) -> None:
     result = decode(raw)
     assert result.kept.num_rows + result.dropped.num_rows == raw.num_rows
+
+
+def _warc_with(path: Path, pages: list[tuple[str, bytes, str]]) -> None:
+    """(url, body, HTTP Content-Type) responses in a .warc.gz, via warcio's writer."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for url, body, ctype in pages:
+            http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            writer.write_record(
+                writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
+            )
+
+
+def test_lying_charsets_in_a_warc(tmp_path: Path) -> None:
+    """Read → decode on records whose HTTP charset is wrong: the bytes' real encoding wins."""
+    html = (
+        f"<html><head><meta charset=gb18030><title>静夜思</title></head><body><pre>{POEM}</pre></body></html>"
+    )
+    gb = html.encode("gb18030")
+    utf8 = html.replace("gb18030", "utf-8").encode()
+    big5 = "<html><body><p>個案呈現:臺灣的繁體中文頁面,內容相當長。</p></body></html>".encode("big5") * 5
+    path = tmp_path / "lying.warc.gz"
+    _warc_with(
+        path,
+        [
+            ("https://l.example/gb-as-utf8", gb, "text/html; charset=utf-8"),  # meta is right
+            ("https://l.example/gb-as-latin1", gb, "text/html; charset=iso-8859-1"),  # meta is right
+            ("https://l.example/utf8-as-gbk", utf8, "text/html; charset=gbk"),  # decodes strictly as neither
+            ("https://l.example/big5-undeclared", big5, "text/html"),  # no label anywhere
+            (
+                "https://l.example/latin1",
+                "<p>café à la crème</p>".encode("latin-1"),
+                "text/html; charset=iso-8859-1",
+            ),
+        ],
+    )
+    read = read_partition(str(path), "l", "warc")
+    result = decode(read.batch)
+    assert result.dropped.num_rows == 0
+    rows = {r["url"].rsplit("/", 1)[1]: r for r in result.kept.to_pylist()}
+    assert rows["gb-as-utf8"]["charset"] == "gb18030" and rows["gb-as-utf8"]["text"] == html
+    assert rows["gb-as-latin1"]["charset"] == "gb18030" and rows["gb-as-latin1"]["text"] == html
+    assert rows["utf8-as-gbk"]["text"] == utf8.decode() and rows["utf8-as-gbk"]["charset"] == "utf-8"
+    assert "個案呈現" in rows["big5-undeclared"]["text"]
+    assert (rows["latin1"]["text"], rows["latin1"]["charset"]) == ("<p>café à la crème</p>", "cp1252")
+    for row in rows.values():
+        assert "\ufffd" not in row["text"] and "锟斤拷" not in row["text"] and "Ã" not in row["text"]
+
+
+def test_binary_bytes_under_a_text_label_are_filtered() -> None:
+    batch = raw_rows(
+        content_type=["text/html", "text/plain; charset=utf-8", "text/html"],
+        payload=[b"\x89PNG\r\n\x1a\n\x00\x00", b"%PDF-1.5\n%\xe2\xe3", b"<p>fine</p>"],
+    )
+    result = decode(batch)
+    assert result.kept.column("url").to_pylist() == ["https://t.example/2"]
+    assert result.dropped.column("reason").to_pylist() == ["non_text_payload"] * 2

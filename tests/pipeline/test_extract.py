@@ -1,7 +1,9 @@
-"""Extract: main text of sample pages (incl. a GB18030 one), pass-through, failures."""
+"""Extract: main text of sample pages (incl. a GB18030 one), both extractors, time limit, failures."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,6 +12,7 @@ import pytest
 import pipeline
 from pipeline.config import ExtractConfig
 from pipeline.io.readers import read_partition
+from pipeline.steps import StepResult
 from pipeline.steps import extract as extract_mod
 from pipeline.steps.decode import decode
 from pipeline.steps.extract import DOC_COLUMNS, extract
@@ -109,3 +112,121 @@ def test_extract_error_quarantined(monkeypatch: pytest.MonkeyPatch) -> None:
     result = extract(_html_rows("<html><body><p>" + "text " * 50 + "</p></body></html>"), ExtractConfig())
     row = result.dropped.to_pylist()[0]
     assert (row["decision"], row["reason"]) == ("quarantined", "extract_error:ValueError")
+
+
+# --- resiliparse, trafilatura modes ---------------------------------------------------------
+
+
+def test_resiliparse_extractor(decoded: pa.Table) -> None:
+    result = extract(decoded, ExtractConfig(extractor="resiliparse"))
+    assert result.kept.num_rows + result.dropped.num_rows == decoded.num_rows
+    rows = {r["url"]: r for r in result.kept.to_pylist()}
+    english = rows[PAGES[0]]["text"]
+    assert "Falcot Corp is a manufacturer of high quality audio equipment" in english
+    assert "<p>" not in english and "\n" in english  # formatting kept as line breaks
+    assert english.startswith("Chapter 2. Presenting the Case Study")
+    assert "個案呈現" in rows[PAGES[1]]["text"]
+    for row in decoded.to_pylist():  # plain text is not touched by either extractor
+        if not row["is_html"]:
+            assert rows[row["url"]]["text"] == row["text"]
+
+
+@pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse"])
+def test_tables_can_be_left_out(extractor: str) -> None:
+    para = "<p>" + "This paragraph is the main content of the page and it is long enough. " * 4 + "</p>"
+    table = "<table><tr><td>TABLECELL alpha</td><td>TABLECELL beta</td></tr></table>"
+    html = f"<html><body><article>{para}{table}{para}</article></body></html>"
+    with_tables = extract_mod.extract_html(html, ExtractConfig(extractor=extractor))
+    without = extract_mod.extract_html(html, ExtractConfig(extractor=extractor, include_tables=False))
+    assert "TABLECELL" in with_tables and "TABLECELL" not in without
+    assert "main content" in without
+
+
+def test_trafilatura_full_mode(decoded: pa.Table, extracted: dict[str, dict]) -> None:
+    one = decoded.filter(pa.array([u == PAGES[2] for u in decoded.column("url").to_pylist()]))
+    text = extract(one, ExtractConfig(fast=False)).kept.column("text")[0].as_py()
+    assert "Falcot" in text and text.startswith(extracted[PAGES[2]]["text"].split("\n", 1)[0])
+
+
+def test_config_validation() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="extractor"):
+        ExtractConfig(extractor="boilerpipe")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="timeout_s"):
+        ExtractConfig(timeout_s=0)
+    assert ExtractConfig(timeout_s=None).timeout_s is None
+
+
+# --- per-page time limit --------------------------------------------------------------------
+
+
+def _slow_on_marker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages containing SLOW never finish (a Python loop, as a pathological page would)."""
+    real = extract_mod._trafilatura
+
+    def fake(html: str, cfg: ExtractConfig, url: str | None):
+        while "SLOW" in html:
+            time.sleep(0.005)
+        return real(html, cfg, url)
+
+    monkeypatch.setattr(extract_mod, "_trafilatura", fake)
+
+
+def _timed_extract(batch: pa.Table, cfg: ExtractConfig) -> tuple[StepResult, float]:
+    t0 = time.perf_counter()
+    result = extract(batch, cfg)
+    return result, time.perf_counter() - t0
+
+
+PAGE = "<html><body><p>" + "A perfectly ordinary page of text. " * 20 + "</p></body></html>"
+
+
+def test_timeout_quarantines_the_slow_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    _slow_on_marker(monkeypatch)
+    batch = _html_rows(PAGE, PAGE.replace("ordinary", "SLOW"), PAGE.replace("page", "page too"))
+    result, seconds = _timed_extract(batch, ExtractConfig(timeout_s=0.2))
+    assert seconds < 2
+    assert result.kept.column("id").to_pylist() == ["h-0", "h-2"]
+    (row,) = result.dropped.to_pylist()
+    assert (row["id"], row["decision"], row["reason"]) == ("h-1", "quarantined", "extract_timeout")
+    time.sleep(0.6)  # past the watchdog's re-raise interval: nothing fires late in this thread
+    assert extract_mod._WATCHDOG._deadlines == {} and extract_mod._WATCHDOG._fired == set()
+
+
+def test_timeout_works_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask runs tasks in executor threads, where SIGALRM cannot reach: the watchdog can."""
+    _slow_on_marker(monkeypatch)
+    batch = _html_rows(PAGE.replace("ordinary", "SLOW"), PAGE)
+    results: list[tuple[StepResult, float]] = []
+    workers = [
+        threading.Thread(target=lambda: results.append(_timed_extract(batch, ExtractConfig(timeout_s=0.2))))
+        for _ in range(2)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(10)
+    assert len(results) == 2
+    for result, seconds in results:
+        assert seconds < 2
+        assert result.dropped.column("reason").to_pylist() == ["extract_timeout"]
+        assert result.kept.column("id").to_pylist() == ["h-1"]
+
+
+def test_pathological_sample_page_times_out() -> None:
+    """python-docs' 2.5 MB contents page takes ~20 s in trafilatura: a real stall, cut short."""
+    docs = decode(read_partition(str(SAMPLE / "python-docs.warc.gz"), "py", "warc").batch).kept
+    page = docs.filter(pa.array([u.endswith("/contents.html") for u in docs.column("url").to_pylist()]))
+    result, seconds = _timed_extract(page, ExtractConfig(timeout_s=0.3))
+    assert result.dropped.column("reason").to_pylist() == ["extract_timeout"]
+    assert seconds < 3  # the limit, plus one uninterruptible lxml parse
+
+
+def test_no_limit_means_no_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(seconds: float) -> int:
+        raise AssertionError("armed without a limit")
+
+    monkeypatch.setattr(extract_mod._WATCHDOG, "arm", refuse)
+    result = extract(_html_rows(PAGE), ExtractConfig(timeout_s=None))
+    assert result.kept.num_rows == 1

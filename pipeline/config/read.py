@@ -1,0 +1,26 @@
+"""Reading inputs: how big one record and one task's share of a file may be."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipeline.config.base import Strict
+
+MiB = 1024 * 1024
+
+
+class ReadConfig(Strict):
+    """Limits that keep a task's memory bounded whatever the input files look like.
+
+    `max_record_bytes`: 10 MiB holds any document the quality filter could keep (max_chars
+    1M = at most 4 MB of UTF-8) with HTML's usual 2-3x of markup; bigger "pages" are data
+    dumps, logs or mislabelled binaries that cost seconds each to decode and extract.  They
+    are filtered (`record_too_large`) without being held in memory.
+
+    `split_bytes`: splittable inputs (uncompressed JSONL, Parquet, Arrow IPC files, text
+    folders) are cut into partitions of about this much data; a partition's in-memory
+    batch is roughly 2-3x its input size through decode and extract.
+    """
+
+    max_record_bytes: int = Field(default=10 * MiB, gt=0, description="larger records are filtered unread")
+    split_bytes: int = Field(default=128 * MiB, gt=0, description="target input bytes per partition")

@@ -1,0 +1,162 @@
+"""The raw batch every reader produces, and the collector that builds it with its ledger rows.
+
+A reader walks its input once and calls `add` for each document, `drop` for each record it
+filters or quarantines, and `truncated` when the rest of the input is unreadable.  Ids are
+made here, in one place, so every format follows the same rule (see `unique_id`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline import ledger
+from pipeline.ids import content_digest, make_id
+
+STAGE = "read"
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("content_type", pa.string()),
+        ("payload", pa.binary()),
+        ("text", pa.string()),
+        ("input", pa.string()),
+        ("offset", pa.int64()),
+        ("bytes", pa.int64()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PartitionRead:
+    batch: pa.Table  # RAW_SCHEMA: the records that go on to `decode`
+    # ledger rows (stage "read") for every record the reader did not pass on: quarantined
+    # (unreadable, malformed) or filtered (non-200, non-text, too large)
+    quarantined: pa.Table
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        """Input records this read accounts for (what the ledger must balance against)."""
+        return self.batch.num_rows + self.quarantined.num_rows
+
+
+def utf8_or_none(value: Any) -> str | None:
+    """`value` if it is a non-empty str Arrow can store (no lone surrogates), else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+@dataclass
+class Collector:
+    """Accumulates one read's records column-wise (cheaper than one dict per record)."""
+
+    source: str
+    path: str
+    cols: dict[str, list[Any]] = field(default_factory=lambda: {n: [] for n in RAW_SCHEMA.names})
+    drops: dict[str, list[Any]] = field(
+        default_factory=lambda: {"id": [], "decision": [], "reason": [], "bytes": []}
+    )
+    warnings: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+
+    def unique_id(self, url: str | None, offset: int, digest: str, input_path: str | None = None) -> str:
+        """`source` + (URL, else path:offset) + digest; made unique inside this read.
+
+        The same page twice in one file (same URL, same bytes) would get one id, and the
+        ledger requires unique ids: later copies use path:offset instead of the URL, and a
+        `#n` suffix if even that repeats (offsets are not unique in single-member .gz files).
+        """
+        path = input_path or self.path
+        rid = make_id(self.source, url or f"{path}:{offset}", digest)
+        n = 0
+        while rid in self._seen:
+            n += 1
+            suffix = f"#{n}" if n > 1 or not url else ""
+            rid = make_id(self.source, f"{path}:{offset}{suffix}", digest)
+        self._seen.add(rid)
+        return rid
+
+    def add(
+        self,
+        offset: int,
+        url: str | None,
+        content_type: str | None,
+        *,
+        payload: bytes | None = None,
+        text: str | None = None,
+        input_path: str | None = None,
+    ) -> None:
+        """One document: raw `payload` (WARC, text files) or already-decoded `text`."""
+        if payload is not None:
+            digest, nbytes = content_digest(payload), len(payload)
+        else:
+            encoded = (text or "").encode("utf-8")
+            digest, nbytes = content_digest(encoded), len(encoded)
+        row = {
+            "id": self.unique_id(url, offset, digest, input_path),
+            "source": self.source,
+            "url": url,
+            "content_type": content_type,
+            "payload": payload,
+            "text": text,
+            "input": input_path or self.path,
+            "offset": offset,
+            "bytes": nbytes,
+        }
+        for name, value in row.items():
+            self.cols[name].append(value)
+
+    def drop(
+        self,
+        offset: int,
+        url: str | None,
+        decision: str,
+        reason: str,
+        digest: str,
+        nbytes: int = 0,
+        input_path: str | None = None,
+    ) -> None:
+        """A record that does not go on: one ledger row with its id, decision and reason."""
+        if decision not in ledger.DECISIONS:
+            raise ValueError(f"decision must be one of {ledger.DECISIONS}, got {decision!r}")
+        self.drops["id"].append(self.unique_id(url, offset, digest, input_path))
+        self.drops["decision"].append(decision)
+        self.drops["reason"].append(reason)
+        self.drops["bytes"].append(nbytes)
+
+    def quarantine(self, offset: int, reason: str, digest: str, nbytes: int = 0) -> None:
+        self.drop(offset, None, "quarantined", reason, digest, nbytes)
+
+    def truncated(self, offset: int, reason: str, nbytes: int = 0) -> None:
+        """The rest of the input from `offset` is unreadable: one ledger row, one warning."""
+        self.quarantine(offset, reason, "truncated", nbytes)
+        kept = len(self.cols["id"])
+        self.warnings.append(f"{self.path}: unreadable from offset {offset} ({reason}); kept {kept} records")
+
+    def result(self) -> PartitionRead:
+        batch = pa.table(self.cols, schema=RAW_SCHEMA)
+        n = len(self.drops["id"])
+        dropped = pa.table(
+            {
+                "id": pa.array(self.drops["id"], pa.string()),
+                "source": pa.array([self.source] * n, pa.string()),
+                "stage": pa.array([STAGE] * n, pa.string()),
+                "decision": pa.array(self.drops["decision"], pa.string()),
+                "reason": pa.array(self.drops["reason"], pa.string()),
+                "duplicate_of": pa.nulls(n, pa.string()),
+                "bytes": pa.array(self.drops["bytes"], pa.int64()),
+            },
+            schema=ledger.LEDGER_SCHEMA,
+        )
+        return PartitionRead(batch, dropped, self.warnings)
