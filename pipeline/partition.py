@@ -89,6 +89,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     from pipeline.steps.filters import quality_filter
     from pipeline.steps.langid import identify
     from pipeline.steps.pii import mask_pii
+    from pipeline.steps.quality import quality_score
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -112,6 +113,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         ("boilerplate", lambda b: remove_boilerplate(b, cfg.boilerplate)),
         ("langid", lambda b: identify(b, cfg.langid)),
         ("filter", lambda b: quality_filter(b, cfg.filters)),
+        ("quality", lambda b: quality_score(b, cfg.quality)),
         # PII last: filters judge the real text, dedup hashes what is written.
         ("pii", lambda b: mask_pii(b, cfg.pii)),
     ]

@@ -7,6 +7,7 @@ import typer
 from pipeline.cli.dedup import dedup_command
 from pipeline.cli.demo import demo_command
 from pipeline.cli.mix import mix_command
+from pipeline.cli.quality import quality_train_command
 from pipeline.cli.report import report_command
 from pipeline.cli.run import run_command
 from pretrain.cli import pretrain_command
@@ -23,6 +24,11 @@ pipeline_app.command("run", help="Crawl → cleaned, filtered, deduplicated Arro
 pipeline_app.command("dedup", help="Exact + MinHash near-dedup of a JSONL/Parquet/Arrow file.")(dedup_command)
 pipeline_app.command("mix", help="GPT-3-style epochs per source for a token budget.")(mix_command)
 app.add_typer(pipeline_app, name="pipeline")
+quality_app = typer.Typer(help="GPT-3-style quality classifier.", no_args_is_help=True)
+quality_app.command(
+    "train", help="Train a hashed n-gram logistic regression: reference (positive) vs crawl."
+)(quality_train_command)
+app.add_typer(quality_app, name="quality")
 app.add_typer(tokenizer_app, name="tokenizer", help="Train tokenizers and encode datasets into token shards.")
 app.command("pretrain", help="Train the manifest's runs (plain or under torchrun).")(pretrain_command)
 app.command("report", help="Re-render the summary and report of a finished run.")(report_command)

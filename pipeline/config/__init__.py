@@ -15,6 +15,7 @@ from pipeline.config.langid import LangIdConfig
 from pipeline.config.mix import MixConfig
 from pipeline.config.pii import PiiConfig
 from pipeline.config.pipeline import PipelineConfig
+from pipeline.config.quality import QualityConfig, QualityTrainConfig
 from pipeline.config.read import ReadConfig
 from pipeline.config.sources import SourceConfig, SourcesMixin
 
@@ -28,6 +29,8 @@ __all__ = [
     "LangIdConfig",
     "MixConfig",
     "PipelineConfig",
+    "QualityConfig",
+    "QualityTrainConfig",
     "ReadConfig",
     "SourceConfig",
     "SourcesMixin",

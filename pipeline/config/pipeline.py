@@ -12,6 +12,7 @@ from pipeline.config.extract import ExtractConfig
 from pipeline.config.filters import FilterConfig
 from pipeline.config.langid import LangIdConfig
 from pipeline.config.pii import PiiConfig
+from pipeline.config.quality import QualityConfig
 from pipeline.config.read import ReadConfig
 
 
@@ -24,5 +25,6 @@ class PipelineConfig(Strict):
     boilerplate: BoilerplateConfig = BoilerplateConfig()
     langid: LangIdConfig = LangIdConfig()
     filters: FilterConfig = FilterConfig()
+    quality: QualityConfig = QualityConfig()
     pii: PiiConfig = PiiConfig()
     dedup: DedupConfig = DedupConfig()
