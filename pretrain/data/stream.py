@@ -10,8 +10,8 @@ Layers, each a pure function of (seeds, index) so any rank/worker layout sees th
 * example g: chunk perm_q[g mod W] of window q = g div W, where window q is tokens
   [q*W*C, (q+1)*W*C) of the token stream cut into W chunks of C (raw tokens per example) and
   perm_q a seeded permutation: a bounded shuffle, so one long document does not fill many
-  consecutive batches; turned into model inputs by the objective's collator with a Generator
-  keyed by (run seed, g).  g never repeats (a source's next epoch is further down the stream),
+  consecutive batches; turned into model inputs by the objective's collator with a counter-based
+  random stream keyed by (run seed, g) (`objectives.rng.ExampleKeys`).  g never repeats (a source's next epoch is further down the stream),
   so masks are re-drawn every time a document is seen again: dynamic masking for free.
 
 The only resumable state is `consumed`, the number of examples all ranks used so far.
@@ -32,10 +32,11 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from pretrain.data.order import SourceOrder
 from pretrain.data.shards import TokenShards
+from pretrain.objectives.rng import ExampleKeys
 
 BLOCK = 4096  # documents per sampling block; a constant of the stream format, not a tuning knob
 WINDOW = 2048  # examples per shuffle window (memory: WINDOW × C int64 tokens per reader, 32 MB at C=2048)
-# collate(chunks [B, C] int64, rngs: one Generator per row, word_starts [B, C] bool | None) -> tensors
+# collate(chunks [B, C] int64, rngs: ExampleKeys of the rows, word_starts [B, C] bool | None) -> tensors
 Collate = Callable[..., dict[str, torch.Tensor]]
 
 
@@ -176,8 +177,8 @@ class PretrainStream(IterableDataset):
     the batch order is the same for any W and after every optimizer step the examples used by
     all ranks are exactly [0, consumed).  Use it with `DataLoader(ds, batch_size=None)`.
 
-    Each batch is collated in one vectorised call with one Generator per row keyed by
-    (seed, g), so an example's masks never depend on which batch, rank or worker built it.
+    Each batch is collated in one vectorised call, row i drawing from the counter-based stream
+    keyed by (seed, g_i), so an example's masks never depend on which batch, rank or worker built it.
     """
 
     def __init__(
@@ -209,9 +210,9 @@ class PretrainStream(IterableDataset):
             raise ValueError(f"data state has seed {state['seed']}, this stream has seed {self.seed}")
         self.consumed = int(state["consumed"])
 
-    def rngs(self, indices: list[int]) -> list[np.random.Generator]:
-        """One Generator per example, keyed only by (seed, g)."""
-        return [np.random.default_rng([self.seed, g]) for g in indices]
+    def rngs(self, indices: list[int]) -> ExampleKeys:
+        """The counter-based random streams of these examples, keyed only by (seed, g)."""
+        return ExampleKeys(self.seed, np.asarray(indices, dtype=np.int64))
 
     def example(
         self, chunk: np.ndarray, g: int, word_starts: np.ndarray | None = None

@@ -52,6 +52,13 @@ class SpecialIds:
         return np.unique(np.array([*named, *sentinels], dtype=np.int64))
 
     @cached_property
+    def is_special(self) -> np.ndarray:
+        """[vocab_size] bool lookup table of `special` (one gather per batch instead of np.isin)."""
+        table = np.zeros(self.vocab_size, dtype=bool)
+        table[self.special[self.special < self.vocab_size]] = True
+        return table
+
+    @cached_property
     def ordinary(self) -> np.ndarray:
         """Ids that are plain text pieces (candidates for MLM's random replacement)."""
         return np.setdiff1d(np.arange(self.vocab_size, dtype=np.int64), self.special)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from pretrain.objectives.packing import block_mask, segments
-from pretrain.objectives.rng import Rngs, row_rngs
+from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
     from pretrain.objectives import SpecialIds
@@ -84,10 +84,10 @@ def mlm_collate(
     """
     tokens, attention = _frame(chunks, ids, seq_len)
     b, s = tokens.shape
-    u = np.stack([r.random((3, s)) for r in row_rngs(rngs, b)])  # [B, 3, S]: select, action, random id
+    u = uniforms(rngs, b, 3 * s).reshape(b, 3, s)  # [B, 3, S]: select, action, random id
     select, action, pick = u[:, 0], u[:, 1], u[:, 2]
 
-    candidates = ~np.isin(tokens, ids.special)  # [B, S]: pad/cls/sep/eos/... never selected
+    candidates = ~ids.is_special[tokens]  # [B, S]: pad/cls/sep/eos/... never selected
     if whole_word:
         starts = _framed_starts(word_starts, tokens, words)
         idx = np.broadcast_to(np.arange(s), (b, s))

@@ -29,6 +29,8 @@ def block_mask(seg: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
     `keep` [B, L] drops padding keys; every token still sees itself, so no row is empty (an
     all-masked row makes SDPA return NaN, which then leaks through the zero-weight values).
     """
+    # narrow ids: the [B, L, L] compare is memory-bound
+    seg = seg.astype(np.int16 if seg.shape[1] < 2**15 else np.int32)
     same = seg[:, :, None] == seg[:, None, :]
     if keep is not None:
         same &= keep[:, None, :].astype(bool)

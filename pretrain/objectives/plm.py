@@ -2,10 +2,14 @@
 
 Targets follow the XLNet reference `data_utils._sample_mask`: repeatedly draw n in 1..max_span
 with p(n) ∝ 1/n, reserve a context of n*alpha//beta tokens (alpha=6, beta=1 in XLNet) around
-the span, move the span start to the next word start and cover n whole words; stop when the goal
-is reached or a span would run off the end, then top up with random single tokens to exactly
-P = round(L * predict_ratio) targets (85 of 512 for ratio 1/6 — XLNet's partial prediction with
-K = 6).  A span that would overshoot the goal is cut short so P is exact and batches stack.
+the span, move the span start to the next word start and cover n whole words; stop when a span
+would run off the end, keep the first P = round(L * predict_ratio) span tokens (85 of 512 for
+ratio 1/6 — XLNet's partial prediction with K = 6; the span that crosses the goal is cut short,
+so P is exact and batches stack), then top up with random single tokens to exactly P, as the
+reference does.  (The reference also shrinks the last span's n to the tokens still missing
+before drawing its context; here the cut comes after, the only difference.)  The span loop runs
+once for the whole batch, one step per span over [B] arrays (about L/7 steps), so collation is
+vectorised like the other objectives.
 HF's DataCollatorForPermutationLanguageModeling instead draws token spans of uniform length in
 1..5 and needs even lengths; this works for any length.
 
@@ -28,7 +32,7 @@ import numpy as np
 import torch
 
 from pretrain.objectives.packing import segments
-from pretrain.objectives.rng import Rngs, row_rngs
+from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
     from pretrain.objectives import SpecialIds
@@ -39,61 +43,83 @@ def num_predict(length: int, predict_ratio: float) -> int:
     return max(1, int(round(length * predict_ratio)))
 
 
+def span_steps(length: int, alpha: int = 6, beta: int = 1) -> int:
+    """Bound on spans per row: each step advances by more than its context (>= alpha//beta tokens)."""
+    return length // max(1, alpha // beta) + 2
+
+
 def sample_spans(
     starts: np.ndarray,
     allowed: np.ndarray,
-    goal: int,
-    rng: np.random.Generator,
+    goal: int | np.ndarray,
+    u: np.ndarray,
     *,
     max_span: int = 5,
     alpha: int = 6,
     beta: int = 1,
-) -> tuple[np.ndarray, int]:
-    """The span loop of XLNet `_sample_mask` over word starts [L] -> (boolean [L] mask, targets in it)."""
-    length = len(starts)
-    word = np.flatnonzero(starts)  # positions of word starts
-    ngrams = np.arange(1, max_span + 1)
-    pvals = 1.0 / ngrams
-    pvals /= pvals.sum()
-    draws = length // max(1, alpha // beta) + 2  # bound on iterations (each advances >= alpha tokens)
-    ns = rng.choice(ngrams, size=draws, p=pvals)
-    us = rng.random(draws)
+) -> tuple[np.ndarray, np.ndarray]:
+    """The span loop of XLNet `_sample_mask`, batched.
 
-    mask = np.zeros(length, dtype=bool)
-    num, cur, t = 0, 0, 0
-    while cur < length and num < goal and t < draws:
-        n = min(int(ns[t]), goal - num)
-        ctx = n * alpha // beta
-        left = int(us[t] * ctx)  # np.random.choice(ctx_size) in the reference
-        t += 1
-        w = int(np.searchsorted(word, cur + left))  # the span starts at the next word start
-        if w + n >= len(word):  # the n-th word would reach the end of the sequence: stop
+    starts, allowed [B, L] bool; goal: targets per row (int or [B]); u [B, 2 * span_steps(L)]
+    uniforms -> (mask [B, L] bool, targets per row [B]).
+    """
+    b, length = starts.shape
+    steps = u.shape[1] // 2
+    pvals = 1.0 / np.arange(1, max_span + 1)
+    cdf = np.cumsum(pvals / pvals.sum())
+    ns = np.minimum(np.searchsorted(cdf, u[:, :steps], side="right") + 1, max_span)  # [B, T]: words per span
+    ctx = ns * alpha // beta  # [B, T]: context reserved around each span
+    lefts = (u[:, steps : 2 * steps] * ctx).astype(np.int64)  # [B, T]: np.random.choice(ctx) in the reference
+
+    before = np.zeros((b, length + 1), np.int64)  # [B, L+1]: word starts before position p
+    before[:, 1:] = np.cumsum(starts, axis=1)
+    n_words = before[:, -1]
+    word_pos = np.full((b, length + 1), length, np.int64)  # [B, L+1]: position of the k-th word start
+    rows, cols = np.nonzero(starts)
+    word_pos[rows, before[rows, cols]] = cols
+
+    diff = np.zeros((b, length + 1), np.int32)  # +1 at span starts, -1 at span ends
+    r = np.arange(b)
+    cur = np.zeros(b, np.int64)
+    live = np.ones(b, bool)
+    for t in range(steps):
+        w = before[r, np.minimum(cur + lefts[:, t], length)]  # the span starts at the next word start
+        live &= (cur < length) & (w + ns[:, t] < n_words)  # its n-th word must end before the sequence does
+        if not live.any():
             break
-        beg, end = int(word[w]), int(word[w + n])
-        span = np.flatnonzero(allowed[beg:end])[: goal - num] + beg  # never specials; never past the goal
-        mask[span] = True
-        num += len(span)
-        cur = end + ctx - left
-    return mask, num
+        beg, end = word_pos[r, w], word_pos[r, np.minimum(w + ns[:, t], length)]
+        diff[r[live], beg[live]] += 1
+        diff[r[live], end[live]] -= 1
+        cur = np.where(live, end + ctx[:, t] - lefts[:, t], cur)
+    mask = (np.cumsum(diff[:, :length], axis=1) > 0) & allowed  # never specials
+    goal = np.broadcast_to(np.asarray(goal), (b,))
+    mask &= np.cumsum(mask, axis=1) <= goal[:, None]  # the span crossing the goal is cut short
+    return mask, mask.sum(axis=1)
 
 
 def sample_targets(
     starts: np.ndarray,
     allowed: np.ndarray,
     goal: int,
-    rng: np.random.Generator,
+    u: np.ndarray,
     *,
     max_span: int = 5,
     alpha: int = 6,
     beta: int = 1,
 ) -> np.ndarray:
-    """XLNet `_sample_mask`: word spans, then single tokens up to exactly min(goal, allowed) targets."""
-    goal = min(goal, int(allowed.sum()))
-    mask, num = sample_spans(starts, allowed, goal, rng, max_span=max_span, alpha=alpha, beta=beta)
-    if num < goal:  # top up with single tokens, as the reference does
-        free = np.flatnonzero(allowed & ~mask)
-        mask[rng.choice(free, size=goal - num, replace=False)] = True
-    return mask
+    """XLNet `_sample_mask`, batched: word spans, then single tokens up to exactly min(goal, allowed).
+
+    starts, allowed [B, L]; u [B, 2 * span_steps(L) + L] uniforms -> is_target [B, L].
+    """
+    length = starts.shape[1]
+    steps = span_steps(length, alpha, beta)
+    goals = np.minimum(goal, allowed.sum(axis=1))  # [B]
+    mask, num = sample_spans(
+        starts, allowed, goals, u[:, : 2 * steps], max_span=max_span, alpha=alpha, beta=beta
+    )
+    keys = np.where(allowed & ~mask, u[:, 2 * steps : 2 * steps + length], 2.0)  # [B, L]: free tokens < 1
+    rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+    return mask | (rank < (goals - num)[:, None])  # top up with random single tokens
 
 
 def permutation_masks(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -103,9 +129,10 @@ def permutation_masks(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
     not strictly before i (so a target never sees itself or later targets).
     """
     ranked = np.where(is_target, keys, 2.0)
-    order = np.argsort(np.argsort(ranked, axis=1), axis=1)  # targets get 0..P-1
-    order = np.where(is_target, order, -1)
-    return is_target[:, None, :] & (order[:, None, :] >= order[:, :, None])
+    order = np.argsort(np.argsort(ranked, axis=1), axis=1).astype(np.int16)  # targets get 0..P-1
+    key = np.where(is_target, order, np.int16(-2))  # as the seen j: context is below every query
+    query = np.where(is_target, order, np.int16(-1))  # as the seeing i: context is above context
+    return key[:, None, :] >= query[:, :, None]  # one pass over [B, L, L]
 
 
 def plm_collate(
@@ -130,28 +157,26 @@ def plm_collate(
     tokens = np.asarray(chunks, dtype=np.int64)
     b, length = tokens.shape
     p = num_predict(length, predict_ratio)
-    rows = row_rngs(rngs, b)
+    steps = span_steps(length, alpha, beta)
+    u = uniforms(rngs, b, 2 * steps + 2 * length)  # [B, spans | top-up keys | order keys]
     if word_starts is not None:
         starts = np.asarray(word_starts, dtype=bool)
     elif words is not None:
         starts = words.starts(tokens)
     else:
         starts = np.ones((b, length), dtype=bool)
-    allowed = ~np.isin(tokens, ids.special)  # [B, L]: separators are never predicted
+    allowed = ~ids.is_special[tokens]  # [B, L]: separators are never predicted
     seg = None
     if doc_attention:
         seg, pos = segments(tokens, ids.eos)
         allowed &= pos > 0  # each document keeps its first token as context
 
-    is_target = np.stack(
-        [
-            sample_targets(starts[i], allowed[i], p, rows[i], max_span=max_span, alpha=alpha, beta=beta)
-            for i in range(b)
-        ]
+    is_target = sample_targets(
+        starts, allowed, p, u[:, : 2 * steps + length], max_span=max_span, alpha=alpha, beta=beta
     )  # [B, L]
-    keys = np.stack([r.random(length) for r in rows])  # [B, L]: the targets' random order
-    perm_mask = permutation_masks(is_target, keys)  # [B, L, L]
+    perm_mask = permutation_masks(is_target, u[:, 2 * steps + length :])  # [B, L, L]
     if seg is not None:
+        seg = seg.astype(np.int16 if length < 2**15 else np.int32)
         perm_mask |= seg[:, :, None] != seg[:, None, :]
 
     pos_t = np.argsort(~is_target, axis=1, kind="stable")[:, :p]  # [B, P]: target positions, ascending

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from pretrain.objectives.rng import Rngs, row_rngs
+from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
     from pretrain.objectives import SpecialIds
@@ -65,15 +65,15 @@ def _random_segmentation(keys: np.ndarray, num_segments: int) -> np.ndarray:
 
 
 def random_spans_noise_masks(
-    length: int, noise_density: float, mean_noise_span_length: float, rngs: list[np.random.Generator]
+    length: int, noise_density: float, mean_noise_span_length: float, rngs: Rngs, b: int | None = None
 ) -> np.ndarray:
     """Boolean [B, length] masks, each with round(length*density) noise tokens in alternating random spans.
 
     Every row starts with a non-noise span and ends with a noise span, as in T5.
     """
     num_noise, num_spans = _span_counts(length, noise_density, mean_noise_span_length)
-    b = len(rngs)
-    keys = np.stack([r.random(num_noise - 1 + length - num_noise - 1) for r in rngs])  # [B, L-2]
+    b = len(rngs) if b is None else b
+    keys = uniforms(rngs, b, length - 2)  # [B, L-2]
     noise_lengths = _random_segmentation(keys[:, : num_noise - 1], num_spans)  # [B, spans]
     keep_lengths = _random_segmentation(keys[:, num_noise - 1 :], num_spans)  # [B, spans]
     interleaved = np.stack([keep_lengths, noise_lengths], axis=2).reshape(b, -1)  # keep, noise, keep, ...
@@ -119,7 +119,7 @@ def span_collate(
     """
     chunks = np.asarray(chunks, dtype=np.int64)
     b, r = chunks.shape
-    noise = random_spans_noise_masks(r, noise_density, mean_noise_span_length, row_rngs(rngs, b))
+    noise = random_spans_noise_masks(r, noise_density, mean_noise_span_length, rngs, b)
     inputs = _fill_sentinels(chunks, noise, ids)  # kept tokens, <extra_id_i> per span
     targets = _fill_sentinels(chunks, ~noise, ids)  # <extra_id_i> + span tokens
     decoder_inputs = np.concatenate([np.full((b, 1), ids.pad, dtype=np.int64), targets[:, :-1]], axis=1)

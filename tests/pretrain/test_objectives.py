@@ -23,7 +23,8 @@ from transformers import (
 from pretrain.config import ModelConfig, PretrainConfig, RunConfig
 from pretrain.objectives import SpecialIds, WordTable, chunk_length, clm_collate, mlm_collate, plm_collate
 from pretrain.objectives.packing import segments
-from pretrain.objectives.plm import permutation_masks, sample_spans, sample_targets
+from pretrain.objectives.plm import permutation_masks, sample_spans, sample_targets, span_steps
+from pretrain.objectives.rng import ExampleKeys
 from pretrain.objectives.span import compute_input_and_target_lengths, random_spans_noise_mask, span_collate
 from pretrain.objectives.words import token_bytes
 from tests.pretrain.fixtures import build_tokenizer, make_docs
@@ -108,9 +109,24 @@ def test_a_row_depends_only_on_its_own_generator(objective: str) -> None:
     chunks = _ordinary_tokens(np.random.default_rng(0), (4, 60))
     chunks[:, 17] = IDS.eos
     batch = collate(chunks, [np.random.default_rng([9, g]) for g in range(4)])
+    keyed = collate(chunks, ExampleKeys(9, np.arange(4)))  # the stream's counter-based keys
     for g in (1, 3):
         alone = collate(chunks[g : g + 1], [np.random.default_rng([9, g])])
         assert all(torch.equal(batch[k][g], alone[k][0]) for k in batch)
+        alone = collate(chunks[g : g + 1], ExampleKeys(9, np.array([g])))
+        assert all(torch.equal(keyed[k][g], alone[k][0]) for k in keyed)
+
+
+def test_counter_based_streams_are_keyed_uniform_and_prefix_stable() -> None:
+    """Number j of example g is a pure function of (seed, g, j): asking for more numbers, or for the
+    example inside another batch, never changes the ones before; other seeds/examples differ."""
+    u = ExampleKeys(5, np.arange(4000)).uniform(256)  # [4000, 256]
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert u.mean() == pytest.approx(0.5, abs=0.002) and u.var() == pytest.approx(1 / 12, abs=0.001)
+    assert np.array_equal(ExampleKeys(5, np.array([17, 3])).uniform(10), u[[17, 3], :10])
+    assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 0.05  # neighbouring counters
+    assert abs(np.corrcoef(u[:-1, 0], u[1:, 0])[0, 1]) < 0.05  # neighbouring examples
+    assert not np.isclose(ExampleKeys(6, np.arange(4)).uniform(8), u[:4, :8]).any()
 
 
 # ---- packing ----------------------------------------------------------------------------------
@@ -325,13 +341,14 @@ def test_sentinels_count_down_and_round_trip() -> None:
 def test_xlnet_span_lengths_follow_one_over_n_in_words() -> None:
     """`_sample_mask`: n words per span with p(n) ∝ 1/n; spans start on word starts."""
     rng = np.random.default_rng(0)
-    length = 512
-    starts = np.zeros(length, bool)
-    starts[::2] = True  # two-token words
-    allowed = np.ones(length, bool)
+    length, rows = 512, 300
+    starts = np.zeros((rows, length), bool)
+    starts[:, ::2] = True  # two-token words
+    allowed = np.ones((rows, length), bool)
+    u = rng.random((rows, 2 * span_steps(length)))
+    masks, _ = sample_spans(starts, allowed, length, u)  # goal never binds: spans untruncated
     words = []
-    for _ in range(300):
-        mask, _ = sample_spans(starts, allowed, length, rng)  # goal never binds: spans untruncated
+    for mask in masks:
         edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
         assert (edges[::2] % 2 == 0).all()  # every span begins at a word start ...
         words.extend((edges[1::2] - edges[::2]) // 2)  # ... and covers whole words
@@ -344,13 +361,12 @@ def test_plm_predicts_85_of_512_never_specials() -> None:
     rng = np.random.default_rng(1)
     tokens = _ordinary_tokens(rng, (200, 512))
     tokens[:, ::37] = IDS.eos
-    counts = []
-    for row in tokens:
-        allowed = ~np.isin(row, IDS.special)
-        targets = sample_targets(np.ones(512, bool), allowed, 85, rng)
-        counts.append(int(targets.sum()))
-        assert not targets[row == IDS.eos].any()
-    assert set(counts) == {85}  # XLNet's num_predict for seq 512 (partial prediction, K = 6)
+    allowed = ~np.isin(tokens, IDS.special)
+    u = rng.random((200, 2 * span_steps(512) + 512))
+    targets = sample_targets(np.ones((200, 512), bool), allowed, 85, u)
+    assert not targets[tokens == IDS.eos].any()
+    # XLNet's num_predict for seq 512 (partial prediction, K = 6)
+    assert set(targets.sum(axis=1).tolist()) == {85}
     out = plm_collate(tokens[:4, :100], rng, ids=IDS)  # any length, odd ones included
     assert out["labels"].shape == (4, round(100 / 6)) and out["perm_mask"].dtype == torch.bool
 
