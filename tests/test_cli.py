@@ -69,32 +69,23 @@ def test_dedup_command_removes_planted_copies(tmp_path):
     path = tmp_path / "docs.jsonl"
     path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
     out = tmp_path / "dedup"
-    result = runner.invoke(
-        app,
-        [
-            "pipeline",
-            "dedup",
-            "--input",
-            str(path),
-            "--id-field",
-            "doc",
-            "--text-field",
-            "body",
-            "--output",
-            str(out),
-        ],
-    )
+    args = ["pipeline", "dedup", "--input", str(path), "--id-field", "doc", "--text-field", "body"]
+    result = runner.invoke(app, [*args, "--output", str(out)])
     assert result.exit_code == 0, result.output
     kept = (out / "kept_ids.txt").read_text().split()
-    assert "x0" not in kept and "x1" not in kept
-    assert {"o0", "o1"} <= set(kept)
+    # o7 is the sample's own near copy of o0 (a mirror of the same page): the first copy stays
+    assert kept == [d["doc"] for d in docs if d["doc"] not in ("x0", "x1", "o7")]
     summary = json.loads((out / "summary.json").read_text())
-    assert (
-        summary["documents"]
-        == len(docs)
-        == summary["kept"] + summary["duplicates_exact"] + summary["duplicates_near"]
+    assert summary["documents"] == len(docs) and summary["kept"] == len(kept)
+    assert summary["duplicates_exact"] == 1 and summary["duplicates_near"] == 2
+    assert "| exact copy | 1 |" in (out / "report" / "report.md").read_text()
+
+    bad = runner.invoke(app, [*args, "--output", str(tmp_path / "bad"), "--verify", "maybe"])
+    assert bad.exit_code == 2 and "verify" in bad.output
+    missing = runner.invoke(
+        app, ["pipeline", "dedup", "--input", str(tmp_path / "no.jsonl"), "--output", str(out)]
     )
-    assert summary["duplicates_exact"] >= 1
+    assert missing.exit_code == 2 and "no such file" in missing.output
 
 
 def test_whole_chain_through_the_cli(tmp_path):

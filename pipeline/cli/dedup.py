@@ -1,4 +1,4 @@
-"""`yuliao pipeline dedup`: exact + MinHash near-dedup of a JSONL/Parquet/Arrow file."""
+"""`yuliao pipeline dedup`: exact + MinHash-LSH near-dedup (+ optional line dedup) of document files."""
 
 from __future__ import annotations
 
@@ -9,23 +9,74 @@ import typer
 
 
 def dedup_command(
-    input: Annotated[Path, typer.Option(help=".jsonl[.gz], .parquet or .arrow with id and text columns")],
-    output: Annotated[Path, typer.Option(help="output dir: data/, ledger/, kept_ids.txt, summary.json")],
+    input: Annotated[
+        list[Path], typer.Option(help=".jsonl[.gz], .parquet or .arrow with id and text columns; repeatable")
+    ],
+    output: Annotated[
+        Path, typer.Option(help="output dir: data/, ledger/, kept_ids.txt, summary.json, report/")
+    ],
     id_field: Annotated[str, typer.Option(help="id column")] = "id",
     text_field: Annotated[str, typer.Option(help="text column")] = "text",
-    threshold: Annotated[float, typer.Option(help="Jaccard threshold for near duplicates")] = 0.8,
-    num_perm: Annotated[int, typer.Option(help="MinHash permutations")] = 128,
-    ngram: Annotated[int, typer.Option(help="char n-gram size for CJK text")] = 5,
+    workers: Annotated[int, typer.Option(help="Dask LocalCluster workers; 0 = in this process")] = 0,
+    threshold: Annotated[
+        float | None, typer.Option(help="Jaccard threshold over script-aware shingles (default 0.75)")
+    ] = None,
+    num_perm: Annotated[int | None, typer.Option(help="MinHash permutations (default 128)")] = None,
+    ngram: Annotated[
+        int | None, typer.Option(help="char n-gram size for Chinese/Japanese/Korean text (default 5)")
+    ] = None,
+    word_ngram: Annotated[
+        int | None, typer.Option(help="word n-gram size for space-delimited text (default 2)")
+    ] = None,
+    verify: Annotated[
+        str | None, typer.Option(help="candidate check: exact | estimate | none (default exact)")
+    ] = None,
+    url: Annotated[
+        bool, typer.Option("--url/--no-url", help="also keep one document per normalised URL")
+    ] = False,
+    t2s: Annotated[
+        bool, typer.Option("--t2s/--no-t2s", help="fold traditional to simplified Chinese")
+    ] = False,
+    line_min_count: Annotated[
+        int, typer.Option(help="strip lines found in at least this many kept documents; 0 = off")
+    ] = 0,
+    line_unit: Annotated[str, typer.Option(help="line dedup unit: line | paragraph")] = "line",
+    keep: Annotated[
+        str | None, typer.Option(help="copy kept per cluster after quality_score: first | longest")
+    ] = None,
+    index: Annotated[
+        Path | None, typer.Option(help="band index dir: dedup against it, then append the kept documents")
+    ] = None,
+    chunk_mb: Annotated[float, typer.Option(help="text per partition (MB)")] = 4.0,
 ) -> None:
     import json
 
+    from pydantic import ValidationError
+
+    from pipeline.cluster import INLINE, open_client
     from pipeline.config import DedupConfig
-    from pipeline.dedup.standalone import dedup_file
+    from pipeline.dedup.standalone import dedup_files
 
     try:
-        cfg = DedupConfig(threshold=threshold, num_perm=num_perm, ngram=ngram)
-        summary = dedup_file(input, output, id_field, text_field, cfg)
-    except ValueError as e:
+        given = dict(threshold=threshold, num_perm=num_perm, ngram=ngram, word_ngram=word_ngram)
+        given |= dict(verify=verify, keep=keep)
+        settings: dict = {k: v for k, v in given.items() if v is not None} | {"url": url, "t2s": t2s}
+        if line_min_count > 0:
+            settings["lines"] = {"enabled": True, "min_count": line_min_count, "unit": line_unit}
+        cfg = DedupConfig(**settings)
+    except ValidationError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
-    typer.echo(json.dumps(summary, indent=2))
+    try:
+        with open_client(INLINE if workers == 0 else None, workers) as client:
+            if client is not None:
+                from pipeline.dedup.warm import warm_up
+
+                client.run(warm_up, cfg)
+            summary = dedup_files(
+                input, output, id_field, text_field, cfg, client, index, int(chunk_mb * (1 << 20))
+            )
+    except (ValueError, FileNotFoundError) as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))

@@ -1,7 +1,8 @@
-"""Dedup keys computed on the workers in stage 1, so the global step never touches text.
+"""Dedup keys computed on the workers in stage 1, so the global step never re-reads whole texts.
 
-`text_hash` (exact) and `minhash` (near) are stored as extra columns of a partition's
-stage-1 Arrow file and dropped before the documents are written out.
+`text_hash` (exact), `minhash` (near; one pass of the numba shingle kernel gives both) and,
+with line dedup on, `line_hashes` are extra columns of a partition's stage-1 Arrow file;
+stage 3 drops them (KEY_COLUMNS) before writing documents out.
 """
 
 from __future__ import annotations
@@ -14,33 +15,33 @@ import pyarrow as pa
 from pipeline.config import DedupConfig
 from pipeline.io.atomic import read_arrow
 
-KEY_COLUMNS = ("text_hash", "minhash")
+KEY_COLUMNS = ("text_hash", "minhash", "line_hashes")
 
 
 def add_dedup_keys(batch: pa.Table, cfg: DedupConfig) -> pa.Table:
     from pipeline.dedup.exact import text_hash
-    from pipeline.dedup.minhash import signatures
+    from pipeline.dedup.minhash import signatures_and_hashes
 
-    texts = batch.column("text").to_pylist()
-    batch = batch.append_column("text_hash", pa.array([text_hash(x) for x in texts], pa.string()))
+    texts = [t or "" for t in batch.column("text").to_pylist()]
     if cfg.near:
-        sigs = signatures(texts, cfg)
-        flat = pa.array(sigs.reshape(-1))
+        sigs, hashes = signatures_and_hashes(texts, cfg)
+    else:
+        sigs, hashes = None, [text_hash(t, cfg.t2s) for t in texts]
+    batch = batch.append_column("text_hash", pa.array(hashes, pa.string()))
+    if sigs is not None:
+        flat = pa.array(sigs.reshape(-1), pa.uint32())
         batch = batch.append_column("minhash", pa.FixedSizeListArray.from_arrays(flat, cfg.num_perm))
+    if cfg.lines.enabled:
+        from pipeline.dedup.lines import line_hash_column
+
+        batch = batch.append_column("line_hashes", line_hash_column(texts, cfg.lines))
     return batch
 
 
 def load_dedup_keys(path: Path, with_minhash: bool) -> tuple[list[str], list[str], np.ndarray | None]:
+    """(ids, text hashes, signatures) of a stage-1 file, for tools that want them in memory."""
+    from pipeline.dedup.store import signature_matrix
+
     table = read_arrow(path)
-    ids = table.column("id").to_pylist()
-    hashes = table.column("text_hash").to_pylist()
-    sigs = None
-    if with_minhash:
-        col = table.column("minhash").combine_chunks()
-        width = col.type.list_size
-        sigs = (
-            col.values.to_numpy(zero_copy_only=False).reshape(-1, width)
-            if len(col)
-            else np.empty((0, width), np.uint32)
-        )
-    return ids, hashes, sigs
+    sigs = signature_matrix(table.column("minhash")) if with_minhash else None
+    return table.column("id").to_pylist(), table.column("text_hash").to_pylist(), sigs

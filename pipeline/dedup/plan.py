@@ -1,0 +1,119 @@
+"""What every round of the dedup job shares: partitions, LSH shape, shards, index view, file schemas.
+
+Saved as `dedup/plan.json` on the first attempt, so a resumed job reuses the same shards
+and the same index segments even if the index grew in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import DedupConfig
+from pipeline.io.atomic import write_json
+
+BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("gid", pa.uint64()), ("aux", pa.uint64())])
+PAIR_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
+EDGE_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64()), ("similarity", pa.float32())])
+IDENT_SCHEMA = pa.schema([("centre", pa.uint64()), ("member", pa.uint64()), ("band", pa.int64())])
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: Path  # WORK/dedup
+    names: tuple[str, ...]
+    paths: tuple[Path, ...]
+    cfg: DedupConfig
+    bands: int
+    rows: int
+    shards: int
+    index_root: Path | None = None
+    segments: tuple[str, ...] = ()
+    run_tag: str = ""
+
+    def index(self):
+        from pipeline.dedup.index import Index
+
+        return None if self.index_root is None else Index(self.index_root, self.shards, self.segments)
+
+    def store(self):
+        from pipeline.dedup.store import DocStore
+
+        idx = self.index()
+        return DocStore(self.paths, idx.segment_paths() if idx else [])
+
+
+def make_plan(
+    key_files: Sequence[tuple[str, Path]], work: Path, cfg: DedupConfig, index: Path | None
+) -> Plan:
+    from pipeline.dedup.index import open_index
+    from pipeline.dedup.lsh import lsh_params
+
+    root = work / "dedup"
+    saved = root / "plan.json"
+    bands, rows = lsh_params(cfg)
+    shards = cfg.shards or auto_shards([Path(p) for _, p in key_files], bands)
+    segments: tuple[str, ...] = ()
+    if saved.exists():
+        meta = json.loads(saved.read_text())
+        shards, segments = meta["shards"], tuple(meta["segments"])
+    elif index is not None:
+        idx = open_index(index, cfg, bands, rows, shards)
+        shards, segments = idx.shards, idx.segments
+    names = tuple(n for n, _ in key_files)
+    digest = hashlib.sha256(json.dumps([names, list(segments), str(work.resolve())]).encode()).hexdigest()
+    plan = Plan(
+        root=root,
+        names=names,
+        paths=tuple(Path(p) for _, p in key_files),
+        cfg=cfg,
+        bands=bands,
+        rows=rows,
+        shards=shards,
+        index_root=index,
+        segments=segments,
+        run_tag=f"{len(segments):06d}-{digest[:10]}",
+    )
+    if not saved.exists():
+        write_json(saved, {"bands": bands, "rows": rows, "shards": shards, "segments": list(segments)})
+    return plan
+
+
+MIN_SHARDS = 8  # enough bucket tasks to keep a few workers busy on a small job
+ROWS_PER_SHARD = 1 << 22  # band rows a bucket task sorts at once: 96 MB of (key, gid, aux)
+
+
+def auto_shards(paths: Sequence[Path], bands: int) -> int:
+    """Shuffle shards from the job's size: bounded rows per bucket task (memory), and no more
+    than that needs (each partition writes one file per shard, so files grow as parts × shards)."""
+    from pipeline.io.atomic import read_arrow
+
+    docs = sum(read_arrow(p).num_rows for p in paths)  # memory-mapped: reads no text
+    need = -(-docs * (bands + 1) // ROWS_PER_SHARD)
+    return max(1, min(len(paths), MIN_SHARDS), need)
+
+
+def read_tables(files: Sequence[Path], schema: pa.Schema) -> pa.Table:
+    tables = [pq.read_table(f, schema=schema) for f in files]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def done_stats(marker: Path) -> dict | None:
+    """A finished task's statistics, or None if it has to run."""
+    from pipeline.io.atomic import is_done
+
+    return json.loads(Path(f"{marker}.json").read_text()) if is_done(marker) else None
+
+
+def finish(marker: Path, stats: dict) -> dict:
+    from pipeline.io.atomic import mark_done
+
+    write_json(Path(f"{marker}.json"), stats)
+    mark_done(marker)
+    return stats

@@ -1,0 +1,97 @@
+"""Random access to documents by global id (gid), without loading partitions whole.
+
+A gid is `partition << 32 | row` for this run's partitions (stage-1 Arrow files, memory
+mapped, so reading one row touches only its pages) and `INDEX_GID | segment << 32 | row`
+for documents of a persisted index (index.py).  Verification and clustering read only
+the candidates' rows: a task holds the candidates it is given, never a partition's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.dedup.buckets import INDEX_GID
+from pipeline.io.atomic import read_arrow
+
+_ROW = np.uint64(0xFFFFFFFF)
+
+
+def make_gids(part: int, n: int, index: bool = False) -> np.ndarray:
+    base = (np.uint64(part) << np.uint64(32)) | (INDEX_GID if index else np.uint64(0))
+    return base | np.arange(n, dtype=np.uint64)
+
+
+def split_gid(gids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(is_index, partition or segment, row) of each gid."""
+    is_index = (gids & INDEX_GID) != 0
+    return is_index, ((gids & ~INDEX_GID) >> np.uint64(32)).astype(np.int64), (gids & _ROW).astype(np.int64)
+
+
+def signature_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """(rows, num_perm) uint32 view of a FixedSizeList<uint32> column (no copy for one chunk)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    width = column.type.list_size
+    if not chunks:
+        return np.empty((0, width), np.uint32)
+    parts = [c.flatten().to_numpy(zero_copy_only=False).reshape(-1, width) for c in chunks]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+class DocStore:
+    """Opens each partition / index segment once, on first use."""
+
+    def __init__(self, parts: Sequence[Path], segments: Sequence[Path] = ()):
+        self.parts, self.segments = list(parts), list(segments)
+        self._tables: dict[tuple[bool, int], pa.Table] = {}
+
+    def table(self, is_index: bool, number: int) -> pa.Table:
+        key = (is_index, number)
+        if key not in self._tables:
+            self._tables[key] = read_arrow((self.segments if is_index else self.parts)[number])
+        return self._tables[key]
+
+    def _groups(self, gids: np.ndarray):
+        """Yield (positions in gids, is_index, number, rows) per file, in file order."""
+        is_index, number, rows = split_gid(gids)
+        order = np.lexsort((rows, number, is_index))
+        keys = np.stack([is_index[order].astype(np.int64), number[order]], axis=1)
+        if len(order) == 0:
+            return
+        cut = np.flatnonzero(np.any(keys[1:] != keys[:-1], axis=1)) + 1
+        for chunk in np.split(order, cut):
+            yield chunk, bool(is_index[chunk[0]]), int(number[chunk[0]]), rows[chunk]
+
+    def column(self, gids: np.ndarray, name: str) -> list:
+        """Python values of one column for these gids (None where a file lacks the column)."""
+        out: list = [None] * len(gids)
+        for pos, is_index, number, rows in self._groups(gids):
+            t = self.table(is_index, number)
+            if name not in t.column_names:
+                continue
+            for p, v in zip(pos, t.column(name).take(pa.array(rows)).to_pylist(), strict=True):
+                out[p] = v
+        return out
+
+    def lengths(self, gids: np.ndarray) -> np.ndarray:
+        """Text length in characters (0 for index documents, which keep no text)."""
+        out = np.zeros(len(gids), np.int64)
+        for pos, is_index, number, rows in self._groups(gids):
+            t = self.table(is_index, number)
+            if "text" in t.column_names:
+                taken = t.column("text").take(pa.array(rows))
+                out[pos] = pc.fill_null(pc.utf8_length(taken), 0).to_numpy(zero_copy_only=False)
+        return out
+
+    def signatures(self, gids: np.ndarray) -> np.ndarray:
+        out = None
+        for pos, is_index, number, rows in self._groups(gids):
+            sigs = signature_matrix(self.table(is_index, number).column("minhash"))
+            if out is None:
+                out = np.empty((len(gids), sigs.shape[1]), np.uint32)
+            out[pos] = sigs[rows]
+        return out if out is not None else np.empty((0, 0), np.uint32)

@@ -1,0 +1,76 @@
+"""Signatures interchangeable with datasketch; LSH shape as datasketch chooses it; verification."""
+
+import numpy as np
+import pytest
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch.lsh import _optimal_param
+
+from pipeline.config import DedupConfig
+from pipeline.dedup.lsh import band_hashes, lsh_params, optimal_params, s_curve
+from pipeline.dedup.minhash import HASHFUNC, SCHEME, shingle_sets, signatures, to_datasketch
+from pipeline.dedup.shingles import shingles
+from pipeline.dedup.verify import estimated_jaccard
+
+POEM = "床前明月光，疑是地上霜。举头望明月，低头思故乡。" * 3
+ENGLISH = (
+    "Debian is a free operating system, developed and maintained by the Debian project. "
+    "It provides more than a pure operating system: it comes with thousands of packages. "
+    "The Debian project is an association of individuals who have made common cause to create "
+    "a free operating system. Packages are maintained by volunteers who follow the Debian Policy."
+)
+
+
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 7)])
+def test_signature_loads_as_lean_minhash_and_equals_datasketchs_own(num_perm, seed):
+    cfg = DedupConfig(num_perm=num_perm, seed=seed)
+    texts = [ENGLISH, POEM, ENGLISH.replace("thousands", "many thousands"), ""]
+    sigs = signatures(texts, cfg)
+    for text, sig in zip(texts, sigs, strict=True):
+        own = MinHash(num_perm=num_perm, seed=seed, hashfunc=HASHFUNC, scheme=SCHEME)
+        own.update_batch(list(shingles(text, cfg.ngram, cfg.word_ngram)))
+        assert np.array_equal(sig, own.hashvalues)
+        lean = to_datasketch(sig, cfg)
+        assert isinstance(lean, LeanMinHash)
+        assert lean == LeanMinHash(own)
+        assert lean.jaccard(own) == 1.0
+    # and it works inside datasketch's own LSH
+    lsh = MinHashLSH(threshold=0.5, num_perm=num_perm)
+    lsh.insert("en", to_datasketch(sigs[0], cfg))
+    assert lsh.query(to_datasketch(sigs[2], cfg)) == ["en"]
+    assert lsh.query(to_datasketch(sigs[1], cfg)) == []
+
+
+@pytest.mark.parametrize("threshold,num_perm", [(0.8, 128), (0.75, 128), (0.5, 64), (0.9, 256)])
+def test_optimal_params_equal_datasketchs_choice(threshold, num_perm):
+    assert optimal_params(threshold, num_perm, 0.5, 0.5) == _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+def test_default_bands_catch_pairs_at_the_threshold():
+    cfg = DedupConfig()
+    bands, rows = lsh_params(cfg)
+    assert bands * rows <= cfg.num_perm
+    assert s_curve(0.8, bands, rows) >= 0.99  # recall side: a pair at 0.8 almost surely meets
+    assert s_curve(0.3, bands, rows) < 0.02  # unrelated documents rarely become candidates
+    with pytest.raises(ValueError, match="set both bands and rows"):
+        DedupConfig(bands=8)
+    with pytest.raises(ValueError, match="exceeds num_perm"):
+        DedupConfig(bands=20, rows=8)
+
+
+def test_band_hashes_agree_exactly_when_the_band_agrees():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 2**32, (1, 128), dtype=np.uint32)
+    b = a.copy()
+    b[0, 5] ^= 1  # one value in band 0 (rows 0-5 for 6 rows per band) differs
+    ha, hb = band_hashes(a, 21, 6), band_hashes(b, 21, 6)
+    assert ha[0, 0] != hb[0, 0] and np.array_equal(ha[0, 1:], hb[0, 1:])
+
+
+def test_estimate_is_close_to_exact_jaccard():
+    cfg = DedupConfig(num_perm=256)
+    variant = ENGLISH.replace("thousands", "many thousands").replace("volunteers", "people")
+    sigs = signatures([ENGLISH, variant], cfg)
+    hashes, off = shingle_sets([ENGLISH, variant], cfg)
+    x, y = set(hashes[off[0] : off[1]].tolist()), set(hashes[off[1] : off[2]].tolist())
+    exact = len(x & y) / len(x | y)
+    assert abs(estimated_jaccard(sigs[:1], sigs[1:])[0] - exact) < 0.1
