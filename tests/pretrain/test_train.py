@@ -12,15 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoTokenizer
 
 from pretrain.config import ModelConfig, RunConfig
+from pretrain.data.shards import TokenShards
+from pretrain.data.stream import WINDOW, DocStream, load_mixture
 from pretrain.metrics import read_metrics
 from pretrain.models import AUTO_CLASS, build_model
 from pretrain.train import lr_at, train
-from tests.pretrain.fixtures import Workspace, build_workspace
+from tests.pretrain.fixtures import Workspace, build_mixture, build_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS = [
@@ -198,11 +201,31 @@ def test_kill_9_and_resume_reproduces_the_run(ws: Workspace, tmp_path: Path) -> 
 _DDP_SCRIPT = """
 import json, sys
 from pathlib import Path
+import numpy as np
 import torch
 torch.set_num_threads(1)
+from torch.utils.data import DataLoader
+from pretrain import distributed as D
 from pretrain.config import RunConfig
+from pretrain.data.stream import PretrainStream
+from pretrain.objectives import clm_collate
 from pretrain.train import train
 args = json.loads(sys.argv[1])
+# each rank streams its share of one shuffle window through 2 DataLoader workers: (g, tokens) pairs
+info = D.init_distributed()
+spec = args["stream"]
+ds = PretrainStream(args["tokens"], spec["mixture"], clm_collate, chunk_len=spec["chunk_len"],
+                    batch_size=spec["batch_size"], seed=0, rank=info.rank, world=info.world)
+n = spec["examples"] // (spec["batch_size"] * info.world)
+loader = DataLoader(ds, batch_size=None, num_workers=2)
+seen = {}
+for idx, batch in zip(ds.index_batches(), loader):
+    seen.update({g: row for g, row in zip(idx, batch["input_ids"].tolist())})
+    if len(seen) == n * spec["batch_size"]:
+        break
+every = D.gather_objects(seen)
+if info.is_main:
+    Path(spec["out"]).write_text(json.dumps([{str(g): r for g, r in s.items()} for s in every]))
 for job in args["jobs"]:
     run = RunConfig.model_validate(job["run"])
     train(run, Path(args["tokens"]), Path(args["mixture"]), Path(args["tokenizer"]), Path(job["out"]))
@@ -213,7 +236,9 @@ def test_ddp_and_fsdp_ranks_match_one_process(ws: Workspace, tmp_path: Path) -> 
     """torchrun x2 (gloo).  DDP with batch 4 x accum 2 per rank sees the same 16 examples per step as
     one process with batch 8 x accum 2, and reaches the same losses and weights, since the loss is
     normalised by the global count of MLM targets.  A 1-process checkpoint (batch 4) resumes on 2
-    FSDP2 ranks (batch 2 each): the same examples and losses as the uninterrupted 1-process run."""
+    FSDP2 ranks (batch 2 each): the same examples and losses as the uninterrupted 1-process run.
+    Before training, the two ranks stream one shuffle window of a one-source mixture: their examples
+    are disjoint and together are exactly the window, whose first epoch is every document once."""
     single = _train(ws, _run("bert", "mlm", steps=4, batch_size=8, grad_accum=2), tmp_path / "single")
     ranked = _run("bert", "mlm", steps=4, batch_size=4, grad_accum=2)
     clm = _run("gpt2", "clm", steps=8, batch_size=4, ckpt_every=4, log_every=100)
@@ -233,7 +258,15 @@ def test_ddp_and_fsdp_ranks_match_one_process(ws: Workspace, tmp_path: Path) -> 
         "tokens": str(ws.tokens_dir),
         "mixture": str(ws.mixture_path),
         "tokenizer": str(ws.tokenizer_dir),
+        "stream": {
+            "mixture": str(tmp_path / "web.json"),
+            "chunk_len": 16,
+            "batch_size": 16,
+            "examples": WINDOW,
+            "out": str(tmp_path / "seen.json"),
+        },
     }
+    build_mixture(tmp_path / "web.json", {"web": 1.0})
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     cmd = [
         sys.executable,
@@ -257,3 +290,21 @@ def test_ddp_and_fsdp_ranks_match_one_process(ws: Workspace, tmp_path: Path) -> 
     resumed = json.loads((tmp_path / "clm-resumed" / "losses.json").read_text())
     assert resumed["examples"] == straight["examples"]
     assert resumed["losses"] == pytest.approx(straight["losses"], rel=1e-4)
+
+    # two gloo ranks x 2 workers: disjoint examples whose union is the window, i.e. the dataset
+    rank0, rank1 = (
+        {int(g): row for g, row in r.items()} for r in json.loads((tmp_path / "seen.json").read_text())
+    )
+    assert not rank0.keys() & rank1.keys() and sorted(rank0.keys() | rank1.keys()) == list(range(WINDOW))
+    shards = TokenShards(ws.tokens_dir)
+    stream = DocStream(shards, load_mixture(tmp_path / "web.json"))
+    window = stream.tokens(0, WINDOW * 16).reshape(WINDOW, 16)
+    union = sorted(map(tuple, [*rank0.values(), *rank1.values()]))
+    assert union == sorted(map(tuple, window.tolist()))  # the same chunks, each exactly once
+    epoch = int(shards.doc_lengths("web").sum()) + shards.num_docs("web")  # + one EOS per document
+    assert epoch < WINDOW * 16
+    docs = np.split(
+        window.reshape(-1)[:epoch], np.flatnonzero(window.reshape(-1)[:epoch] == shards.eos_id) + 1
+    )
+    every = sorted(tuple(shards.doc("web", d).tolist()) for d in range(shards.num_docs("web")))
+    assert sorted(tuple(d[:-1].tolist()) for d in docs if len(d)) == every  # every document once
