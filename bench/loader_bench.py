@@ -4,9 +4,10 @@ Two numbers per objective (clm, mlm with whole-word masking and document-aware a
 corruption, permuted LM), at --seq-len model tokens per example:
 
 * loader tokens/s per DataLoader worker: `PretrainStream` (mixture of two sources, lazily
-  memory-mapped Arrow shards, window shuffle, stored word starts, the objective's collator)
-  behind `DataLoader(num_workers=1)`, measured in the training process, so reading, collation
-  and the worker -> trainer transfer all count;
+  memory-mapped Arrow shards, window shuffle, stored word starts, the objective's collator as
+  the trainer builds it: `compact`, the [L, L] masks being expanded on the GPU) behind
+  `DataLoader(num_workers=1)`, measured in the training process, so reading, collation and the
+  worker -> trainer transfer all count;
 * collation tokens/s per CPU core: the collator alone on ready chunks, one thread.
 
 Tokens are MODEL INPUT tokens (span corruption reads 568 raw tokens per 512 inputs).
@@ -121,7 +122,7 @@ def loader_tokens_per_s(data: Path, run: RunConfig, ids: SpecialIds, seconds: fl
     stream = PretrainStream(
         data,
         data / "mixture.json",
-        make_collate(run, ids),
+        make_collate(run, ids, compact=True),
         chunk_len=chunk_length(run),
         batch_size=run.batch_size,
         seed=0,
@@ -145,7 +146,7 @@ def collate_tokens_per_s(data: Path, run: RunConfig, ids: SpecialIds, seconds: f
     stream = PretrainStream(
         data,
         data / "mixture.json",
-        make_collate(run, ids),
+        make_collate(run, ids, compact=True),
         chunk_len=chunk_length(run),
         batch_size=run.batch_size,
         seed=0,

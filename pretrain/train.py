@@ -37,7 +37,7 @@ from pretrain.loss import loss_sum, target_count
 from pretrain.metrics import MetricsLog
 from pretrain.mfu import flops_per_token, mfu, peak_flops
 from pretrain.models import build_model, transformer_blocks
-from pretrain.objectives import WordTable, chunk_length, make_collate, special_ids, uses_words
+from pretrain.objectives import WordTable, chunk_length, expand, make_collate, special_ids, uses_words
 
 CAUSAL = ("clm",)  # objectives whose labels HF shifts by one inside the model
 
@@ -66,10 +66,11 @@ def model_inputs(
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """Collator output -> (forward kwargs on the device, labels).
 
-    XLNet's masks travel as bool and become floats here; causal and seq2seq models get
-    use_cache=False (with a cache, transformers would not detect packed position_ids).
+    Compact mask keys become the dense [L, L] masks here, on the device (`objectives.masks`);
+    XLNet's masks are bool and become floats; causal and seq2seq models get use_cache=False
+    (with a cache, transformers would not detect packed position_ids).
     """
-    inputs: dict[str, Any] = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    inputs: dict[str, Any] = expand({k: v.to(device, non_blocking=True) for k, v in batch.items()})
     labels = inputs.pop("labels")
     for key in ("perm_mask", "target_mapping"):
         if key in inputs:
@@ -192,7 +193,7 @@ def train(
     mixture = load_mixture(mixture_path)
     train_shards = TokenShards(tokens_dir, holdout=run.eval_holdout)
     words = WordTable.from_tokenizer(tokenizer, ids.special) if uses_words(run) else None
-    collate = make_collate(run, ids, words)
+    collate = make_collate(run, ids, words, compact=True)  # [L, L] masks are built on the device
     dataset = PretrainStream(
         train_shards,
         mixture,

@@ -82,6 +82,8 @@ class DocStream:
         self.counts = np.zeros(len(self.sources), np.int64)  # documents drawn per source so far
         self._next_block, self._next_token = 0, 0
         self._blocks: list[_Block] = []
+        self._eos = np.array([shards.eos_id], dtype=np.int64)  # joined after every document
+        self._true = np.ones(1, dtype=bool)  # EOS counts as a word start
 
     def next_block(self) -> _Block:
         """The next BLOCK documents of the stream (advances the walk; used by the mix meter)."""
@@ -123,32 +125,42 @@ class DocStream:
         they are None unless every document in the range has them, and the collator then
         derives word starts from the tokens themselves.
         """
-        out = np.empty(n, np.int64)
-        starts = np.empty(n, bool) if word_starts else None
-        filled = 0
-        while filled < n:
-            p = pos + filled
+        end = pos + n
+        pieces: list[np.ndarray] = []
+        flag_pieces: list[np.ndarray] | None = [] if word_starts else None
+        p = pos
+        while p < end:
             block = self._seek(p)
             if p < block.start[0]:
                 raise ValueError(f"DocStream reads only move forward; token {p} was already passed")
-            j = int(np.searchsorted(block.start, p, side="right")) - 1
-            source, doc_id = self.sources[block.source[j]], int(block.doc[j])
-            doc = self.shards.doc(source, doc_id)
-            lo = p - int(block.start[j])  # offset into this document (+ its EOS)
-            take = min(len(doc) + 1 - lo, n - filled)
-            body = doc[lo : lo + take]
-            out[filled : filled + len(body)] = body
-            if len(body) < take:
-                out[filled + take - 1] = self.shards.eos_id
-            if starts is not None:
-                flags = self.shards.word_starts(source, doc_id)
-                if flags is None:
-                    starts = None
+            j0 = int(np.searchsorted(block.start, p, side="right")) - 1
+            j1 = int(np.searchsorted(block.start, end, side="left"))  # documents starting before `end`
+            js = np.arange(j0, j1)
+            tokens: list[np.ndarray] = [np.empty(0, np.int64)] * len(js)
+            flags: list[np.ndarray | None] = [None] * len(js)
+            for s in np.unique(block.source[js]):
+                sel = np.flatnonzero(block.source[js] == s)
+                got, got_flags = self.shards.docs(
+                    self.sources[s], block.doc[js[sel]], flag_pieces is not None
+                )
+                for i, t in zip(sel.tolist(), got, strict=True):
+                    tokens[i] = t
+                for i, f in zip(sel.tolist(), got_flags or [], strict=False):
+                    flags[i] = f
+            # documents j0..j1-1 each followed by EOS: token stream [block.start[j0], ...)
+            joined = np.concatenate([x for t in tokens for x in (t, self._eos)]).astype(np.int64, copy=False)
+            lo = p - int(block.start[j0])
+            take = min(end - p, len(joined) - lo)
+            pieces.append(joined[lo : lo + take])
+            if flag_pieces is not None:
+                if any(f is None for f in flags):
+                    flag_pieces = None  # some document has no stored flags: derive them all
                 else:
-                    piece = np.append(flags, True)[lo : lo + take]
-                    starts[filled : filled + take] = piece
-            filled += take
-        return out, starts
+                    starts = np.concatenate([x for f in flags for x in (f, self._true)])
+                    flag_pieces.append(starts[lo : lo + take])
+            p += take
+        out = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return out, None if flag_pieces is None else np.concatenate(flag_pieces)
 
     def documents(self, n: int) -> tuple[list[str], np.ndarray]:
         """The first `n` (source, doc id) draws of the stream (for inspection and tests)."""

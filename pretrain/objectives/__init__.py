@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pretrain.objectives.clm import clm_collate
+from pretrain.objectives.masks import expand
 from pretrain.objectives.mlm import mlm_collate
 from pretrain.objectives.plm import plm_collate
 from pretrain.objectives.span import compute_input_and_target_lengths, span_collate
@@ -102,10 +103,13 @@ def uses_words(run: RunConfig) -> bool:
     return (run.objective == "mlm" and run.whole_word_mask) or run.objective == "plm"
 
 
-def make_collate(run: RunConfig, ids: SpecialIds, words: WordTable | None = None) -> Collate:
+def make_collate(
+    run: RunConfig, ids: SpecialIds, words: WordTable | None = None, *, compact: bool = False
+) -> Collate:
     """The objective's collator with this run's hyper-parameters bound (picklable for workers).
 
-    `words` derives word starts from token ids when the shards store none (see `words.py`).
+    `words` derives word starts from token ids when the shards store none (see `words.py`);
+    `compact` ships O(L) mask keys that `masks.expand` turns into [L, L] masks on the device.
     """
     if run.objective == "clm":
         return partial(clm_collate, eos_id=ids.eos, doc_attention=run.doc_attention)
@@ -119,6 +123,7 @@ def make_collate(run: RunConfig, ids: SpecialIds, words: WordTable | None = None
             words=words,
             doc_attention=run.doc_attention,
             position_offset=ids.pad + 1 if run.model.arch == "roberta" else 0,  # RoBERTa counts from pad+1
+            compact=compact,
         )
     if run.objective == "span":
         return partial(
@@ -136,6 +141,7 @@ def make_collate(run: RunConfig, ids: SpecialIds, words: WordTable | None = None
         alpha=run.plm_mask_alpha,
         beta=run.plm_mask_beta,
         doc_attention=run.doc_attention,
+        compact=compact,
     )
 
 
@@ -144,6 +150,7 @@ __all__ = [
     "WordTable",
     "chunk_length",
     "clm_collate",
+    "expand",
     "make_collate",
     "mlm_collate",
     "plm_collate",

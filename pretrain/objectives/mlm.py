@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from pretrain.objectives.packing import block_mask, segments
+from pretrain.objectives.masks import expand
+from pretrain.objectives.packing import segments
 from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
@@ -77,10 +78,12 @@ def mlm_collate(
     words: WordTable | None = None,
     doc_attention: bool = False,
     position_offset: int = 0,
+    compact: bool = False,
 ) -> dict[str, torch.Tensor]:
     """chunks: B rows of <= seq_len-2 tokens -> input_ids, labels [B, S], attention_mask, (position_ids).
 
-    Labels hold the original id at selected positions and -100 everywhere else.
+    Labels hold the original id at selected positions and -100 everywhere else.  With
+    doc_attention and `compact`, `segment_ids` [B, S] replaces the [B, 1, S, S] mask (`masks.expand`).
     """
     tokens, attention = _frame(chunks, ids, seq_len)
     b, s = tokens.shape
@@ -104,6 +107,7 @@ def mlm_collate(
         out["attention_mask"] = torch.from_numpy(attention)
         return out
     seg, pos = segments(tokens, ids.eos)
-    out["attention_mask"] = torch.from_numpy(block_mask(seg, keep=attention))
+    narrow = np.int16 if s < 2**15 else np.int32
+    out["segment_ids"] = torch.from_numpy(np.where(attention == 1, seg, -1).astype(narrow))  # -1: padding
     out["position_ids"] = torch.from_numpy(np.ascontiguousarray(pos + position_offset))
-    return out
+    return out if compact else expand(out)

@@ -3,7 +3,7 @@
 The stream joins documents with EOS and cuts the result into fixed chunks, so a chunk holds the
 tail of one document, whole documents, and the head of another.  Document-aware training needs
 two things per token: its document (segment) inside the chunk and its position inside that
-document.  A segment ends with its EOS; the chunk's first token starts segment 0 at position 0.
+document (the masks built from segments are in `masks.py`).  A segment ends with its EOS; the chunk's first token starts segment 0 at position 0.
 """
 
 from __future__ import annotations
@@ -21,19 +21,3 @@ def segments(tokens: np.ndarray, eos_id: int) -> tuple[np.ndarray, np.ndarray]:
     idx = np.broadcast_to(np.arange(length), (b, length))
     first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)  # index of the segment's first token
     return seg, idx - first
-
-
-def block_mask(seg: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
-    """Bidirectional block-diagonal mask [B, 1, L, L] (True = may attend) from segment ids [B, L].
-
-    `keep` [B, L] drops padding keys; every token still sees itself, so no row is empty (an
-    all-masked row makes SDPA return NaN, which then leaks through the zero-weight values).
-    """
-    # narrow ids: the [B, L, L] compare is memory-bound
-    seg = seg.astype(np.int16 if seg.shape[1] < 2**15 else np.int32)
-    same = seg[:, :, None] == seg[:, None, :]
-    if keep is not None:
-        same &= keep[:, None, :].astype(bool)
-    diag = np.arange(seg.shape[1])
-    same[:, diag, diag] = True
-    return same[:, None]

@@ -20,8 +20,8 @@ seeing the context and the targets before it — never itself or later ones.
 With `doc_attention` a token also never sees another packed document, and the first token of
 each document is never a target, so every query row keeps at least one visible token (XLNet
 masks with -1e30, and a fully masked row would attend uniformly, i.e. to everything).
-perm_mask and target_mapping are boolean to keep worker→trainer traffic small; XLNet wants
-floats (`pretrain.train.model_inputs` casts them on the device).
+perm_mask and target_mapping are boolean (XLNet wants floats: `pretrain.train.model_inputs` casts
+them on the device); the trainer's collator is `compact` and ships O(L) keys instead (`masks.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from pretrain.objectives.masks import expand, perm_mask
 from pretrain.objectives.packing import segments
 from pretrain.objectives.rng import Rngs, uniforms
 
@@ -125,14 +126,16 @@ def sample_targets(
 def permutation_masks(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """is_target [B, L], uniform keys [B, L] -> perm_mask [B, L, L]: True where i may NOT see j.
 
-    Context has order -1; targets are ranked by their keys.  j is hidden from i iff j is a target
-    not strictly before i (so a target never sees itself or later targets).
+    Targets are ranked by their keys (`factorisation_order`); see `masks.perm_mask`.
     """
+    return perm_mask(torch.from_numpy(factorisation_order(is_target, keys))).numpy()
+
+
+def factorisation_order(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """[B, L] int16 (int32 past 32k): each target's rank 0..P-1 in a random order (by its key), -1 for context."""
     ranked = np.where(is_target, keys, 2.0)
-    order = np.argsort(np.argsort(ranked, axis=1), axis=1).astype(np.int16)  # targets get 0..P-1
-    key = np.where(is_target, order, np.int16(-2))  # as the seen j: context is below every query
-    query = np.where(is_target, order, np.int16(-1))  # as the seeing i: context is above context
-    return key[:, None, :] >= query[:, :, None]  # one pass over [B, L, L]
+    order = np.argsort(np.argsort(ranked, axis=1), axis=1)
+    return np.where(is_target, order, -1).astype(np.int16 if is_target.shape[1] < 2**15 else np.int32)
 
 
 def plm_collate(
@@ -147,8 +150,12 @@ def plm_collate(
     alpha: int = 6,
     beta: int = 1,
     doc_attention: bool = False,
+    compact: bool = False,
 ) -> dict[str, torch.Tensor]:
     """chunks [B, L] -> input_ids [B, L], perm_mask [B, L, L], target_mapping [B, P, L], labels [B, P].
+
+    With `compact`, perm_order [B, L] and target_positions [B, P] (+ segment_ids) replace the two
+    masks; `masks.expand` rebuilds them.
 
     P = round(L*ratio) is fixed so batches stack; unused rows (too few ordinary tokens) are all
     False with label -100.  Word starts: stored (`word_starts`), else derived by `words`, else
@@ -174,19 +181,17 @@ def plm_collate(
     is_target = sample_targets(
         starts, allowed, p, u[:, : 2 * steps + length], max_span=max_span, alpha=alpha, beta=beta
     )  # [B, L]
-    perm_mask = permutation_masks(is_target, u[:, 2 * steps + length :])  # [B, L, L]
-    if seg is not None:
-        seg = seg.astype(np.int16 if length < 2**15 else np.int32)
-        perm_mask |= seg[:, :, None] != seg[:, None, :]
-
+    order = factorisation_order(is_target, u[:, 2 * steps + length :])  # [B, L] int16
+    narrow = np.int16 if length < 2**15 else np.int32
     pos_t = np.argsort(~is_target, axis=1, kind="stable")[:, :p]  # [B, P]: target positions, ascending
     valid = np.arange(p)[None, :] < is_target.sum(axis=1, keepdims=True)  # [B, P]
-    target_mapping = np.zeros((b, p, length), dtype=bool)
-    np.put_along_axis(target_mapping, pos_t[:, :, None], valid[:, :, None], axis=2)
     labels = np.where(valid, np.take_along_axis(tokens, pos_t, axis=1), -100)
-    return {
+    out = {
         "input_ids": torch.from_numpy(tokens),
-        "perm_mask": torch.from_numpy(perm_mask),
-        "target_mapping": torch.from_numpy(target_mapping),
+        "perm_order": torch.from_numpy(order),
+        "target_positions": torch.from_numpy(np.where(valid, pos_t, -1).astype(narrow)),
         "labels": torch.from_numpy(labels),
     }
+    if seg is not None:
+        out["segment_ids"] = torch.from_numpy(seg.astype(narrow))
+    return out if compact else expand(out)

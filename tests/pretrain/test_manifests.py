@@ -50,7 +50,7 @@ def test_manifest_loads_and_its_runs_build(path: Path, ws: Workspace) -> None:
         stream = PretrainStream(
             ws.tokens_dir,
             ws.mixture_path,
-            make_collate(run, ids, words),
+            make_collate(run, ids, words, compact=True),  # as the trainer: masks built by model_inputs
             chunk_len=chunk_length(run),
             batch_size=2,
             seed=run.seed,

@@ -7,6 +7,7 @@ tokens predicted, a permutation mask in which no token sees itself or later targ
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from transformers import (
 
 from pretrain.config import ModelConfig, PretrainConfig, RunConfig
 from pretrain.objectives import SpecialIds, WordTable, chunk_length, clm_collate, mlm_collate, plm_collate
+from pretrain.objectives.masks import expand
 from pretrain.objectives.packing import segments
 from pretrain.objectives.plm import permutation_masks, sample_spans, sample_targets, span_steps
 from pretrain.objectives.rng import ExampleKeys
@@ -115,6 +117,23 @@ def test_a_row_depends_only_on_its_own_generator(objective: str) -> None:
         assert all(torch.equal(batch[k][g], alone[k][0]) for k in batch)
         alone = collate(chunks[g : g + 1], ExampleKeys(9, np.array([g])))
         assert all(torch.equal(keyed[k][g], alone[k][0]) for k in keyed)
+
+
+@pytest.mark.parametrize("objective", ["mlm", "plm"])
+def test_compact_keys_expand_to_the_dense_masks(objective: str) -> None:
+    """The trainer's collators ship O(L) keys; `expand` (on the device) gives back the dense batch."""
+    collate = {
+        "mlm": partial(mlm_collate, ids=IDS, seq_len=64, doc_attention=True),
+        "plm": partial(plm_collate, ids=IDS, doc_attention=True),
+    }[objective]
+    chunks = _ordinary_tokens(np.random.default_rng(0), (4, 60 if objective == "mlm" else 64))
+    chunks[:, [9, 30]] = IDS.eos
+    keys = ExampleKeys(3, np.arange(4))
+    dense, compact = collate(chunks, keys), collate(chunks, keys, compact=True)
+    assert not set(compact) & {"perm_mask", "target_mapping"} and compact["segment_ids"].dtype == torch.int16
+    assert sum(v.numel() for v in compact.values()) * 10 < sum(v.numel() for v in dense.values())  # L = 64
+    expanded = expand(compact)
+    assert expanded.keys() == dense.keys() and all(torch.equal(expanded[k], dense[k]) for k in dense)
 
 
 def test_counter_based_streams_are_keyed_uniform_and_prefix_stable() -> None:
