@@ -68,10 +68,11 @@ def dedup_command(
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
     try:
+        from pipeline.dedup.warm import warm_up
+
+        warm_up(cfg)  # the driver clusters; load its kernels before any round is timed
         with open_client(INLINE if workers == 0 else None, workers) as client:
             if client is not None:
-                from pipeline.dedup.warm import warm_up
-
                 client.run(warm_up, cfg)
             summary = dedup_files(
                 input, output, id_field, text_field, cfg, client, index, int(chunk_mb * (1 << 20))

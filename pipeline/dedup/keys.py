@@ -7,13 +7,9 @@ stage 3 drops them (KEY_COLUMNS) before writing documents out.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pyarrow as pa
 
 from pipeline.config import DedupConfig
-from pipeline.io.atomic import read_arrow
 
 KEY_COLUMNS = ("text_hash", "minhash", "line_hashes")
 
@@ -36,12 +32,3 @@ def add_dedup_keys(batch: pa.Table, cfg: DedupConfig) -> pa.Table:
 
         batch = batch.append_column("line_hashes", line_hash_column(texts, cfg.lines))
     return batch
-
-
-def load_dedup_keys(path: Path, with_minhash: bool) -> tuple[list[str], list[str], np.ndarray | None]:
-    """(ids, text hashes, signatures) of a stage-1 file, for tools that want them in memory."""
-    from pipeline.dedup.store import signature_matrix
-
-    table = read_arrow(path)
-    sigs = signature_matrix(table.column("minhash")) if with_minhash else None
-    return table.column("id").to_pylist(), table.column("text_hash").to_pylist(), sigs

@@ -91,10 +91,6 @@ def shuffle_keys(hashes: np.ndarray, band: np.ndarray | int) -> np.ndarray:
     return (np.asarray(band, np.uint64) << np.uint64(64 - BAND_BITS)) | (hashes & _HASH_MASK)
 
 
-def key_band(keys: np.ndarray) -> np.ndarray:
-    return (keys >> np.uint64(64 - BAND_BITS)).astype(np.int64)
-
-
 def shard_of(hashes: np.ndarray, shards: int) -> np.ndarray:
     """Shuffle shard of a band hash: a whole bucket always lands in one shard."""
     return (hashes % np.uint64(shards)).astype(np.int64)

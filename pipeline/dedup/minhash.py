@@ -7,6 +7,15 @@ bits wide as affine32 wants, and it costs a few nanoseconds instead of a Python 
 SHA-1.  So `to_datasketch(sig, cfg)` equals `MinHash(num_perm, seed, hashfunc=HASHFUNC)`
 updated with `shingles(text)` (tested).  A document without shingles has all values at
 2^32 - 1, datasketch's empty MinHash.
+
+Why numba and not plain numpy for the signature loop: numpy would first need every
+shingle hashed (one Python call per shingle, where datasketch spends its time) and then a
+(shingles × num_perm) uint64 temporary per document for `a·h + b`, 10 MB for a 10k-shingle
+page, written and read back once just to take a column minimum.  The numba kernel
+(shingles._batch) fuses normalise → shingle → xxh32 → permute → min in one pass, with the
+permutation loop compiled to SIMD, and allocates nothing per shingle.  numpy does the
+array work around it (band hashes, estimates, bucket sorts), where whole-array
+operations are already the fast path.
 """
 
 from __future__ import annotations

@@ -310,9 +310,16 @@ class ShingleKernel:
             python = np.array([not t.isascii() for t in texts], np.bool_)
         else:
             python = _needs_python(cps, starts, self.fold)
-        if python.any():
-            texts = [fold(t, self.t2s) if python[i] else t for i, t in enumerate(texts)]
-            cps, starts = self._encode(texts)
+        if python.any():  # splice the few folded texts in; re-encoding the batch costs more
+            pieces, lengths, prev = [], np.diff(starts), 0
+            for i in np.flatnonzero(python):
+                folded, _ = self._encode([fold(texts[i], self.t2s)])
+                pieces += [cps[starts[prev] : starts[i]], folded]
+                lengths[i], prev = len(folded), i + 1
+            pieces.append(cps[starts[prev] :])
+            cps = np.concatenate(pieces)
+            starts = np.zeros_like(starts)
+            np.cumsum(lengths, out=starts[1:])
         return cps, starts, python
 
     def run(

@@ -93,6 +93,15 @@ def chunk_bounds(text: pa.ChunkedArray, chunk_bytes: int) -> list[tuple[int, int
     return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo] or [(0, 0)]
 
 
+def _compact(table: pa.Table) -> pa.Table:
+    """A copy holding only this slice's bytes: a pickled slice carries its parent's whole
+    buffers, so each Dask task would otherwise be sent the entire input file."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return pa.ipc.open_stream(sink.getvalue()).read_all()
+
+
 def _keys_task(item: tuple[str, pa.Table], work: Path, cfg: DedupConfig) -> str:
     """Stage 1 for one chunk: its documents plus dedup keys, as an Arrow file."""
     from pipeline.dedup.keys import add_dedup_keys
@@ -206,7 +215,7 @@ def dedup_files(
     for path in inputs:
         table = read_documents(path, id_field, text_field)
         for lo, hi in chunk_bounds(table.column("text"), chunk_bytes):
-            chunks.append((f"chunk-{len(chunks):05d}", table.slice(lo, hi - lo)))
+            chunks.append((f"chunk-{len(chunks):05d}", _compact(table.slice(lo, hi - lo))))
             source.append(path.name)
     ids = pc.count_distinct(pa.chunked_array([c.column("id") for _, c in chunks])).as_py()
     documents = sum(c.num_rows for _, c in chunks)

@@ -89,14 +89,14 @@ def test_planted_copies_across_partitions_and_files_are_removed_exactly(tmp_path
 def test_rerun_is_byte_identical_and_other_settings_start_over(tmp_path):
     inputs, _ = _planted(tmp_path)
     out = tmp_path / "out"
-    dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=CHUNK)
+    dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=4 * CHUNK)
     files = {p: p.read_bytes() for p in [*out.glob("data/*"), *out.glob("ledger/*"), out / "summary.json"]}
     import shutil
 
     shutil.rmtree(out)
-    dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=CHUNK)
+    dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=4 * CHUNK)
     assert {p: p.read_bytes() for p in files} == files
-    summary = dedup_files(inputs, out, "id", "text", DedupConfig(near=False), chunk_bytes=CHUNK)
+    summary = dedup_files(inputs, out, "id", "text", DedupConfig(near=False), chunk_bytes=4 * CHUNK)
     assert summary["duplicates_near"] == 0 and summary["duplicates_exact"] == 3
 
 
