@@ -1,59 +1,341 @@
-"""Document language with py3langid (naive Bayes over byte n-grams, model inside the wheel).
+"""Per-document language, script and per-paragraph language shares.
 
-Only a bounded prefix is classified: language is settled within a couple of thousand
-characters and the cost is linear in length.  Scores are normalised probabilities, so a
-later stage can threshold on them.
+Script first, models second: a paragraph's dominant script (`pipeline.steps.script`) settles
+most non-Latin text outright (Han → zh, kana → ja, Hangul → ko, Greek → el, ...) and narrows
+the rest to the configured languages written in that script.  Among those, py3langid (naive
+Bayes, ~10x faster) decides when it is sure (`fast_min_prob`), lingua (more accurate on short
+and ambiguous text) decides the rest; both ship their models in their wheels.  zh-Hans vs
+zh-Hant is decided by OpenCC character evidence, never by a model.  Latin text loses its
+code-like tokens (paths, options, numbers, identifiers) before a model sees it, and a
+paragraph that is mostly code counts as "und".
+
+A document is split into paragraphs (lines; short ones are joined with the next until they
+have `min_letters` letters) and each is classified; `lang_shares` gives each language's
+share of the document's characters (a list of {lang, share}, largest first; code is "und"),
+`lang` is the largest prose share, and `lang_score` is the character-weighted confidence of
+the paragraphs in that language (the deciding model's probability among the candidates; 1.0
+where the script decided).  Cost is linear in text: at most `max_chars` characters per
+document are classified, in five windows spread over the whole text, so shares describe it.
+With `clean.t2s` the text is already Simplified; `script` then reports the original script.
 """
 
 from __future__ import annotations
 
+import copy
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+
 import pyarrow as pa
+from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from pipeline.config import LangIdConfig
 from pipeline.steps import StepResult
+from pipeline.steps import script as sc
 from pipeline.steps.decode import split
 
 STAGE = "langid"
-PREFIX_CHARS = 2000
 UNDETERMINED = "und"
+UNKNOWN_SCRIPT = "Zzzz"
+WINDOWS = 5
 
-# Chinese varieties the model tells apart but ISO 639-1 does not: all are written in Han
-# characters and belong under "zh" (the macrolanguage), so `keep_langs: [zh]` keeps them.
-MACROLANGUAGE = {"yue": "zh", "wuu": "zh", "cmn": "zh", "lzh": "zh"}
+# A Latin paragraph is code (a log, listing or config line) when less than this share of its
+# whitespace-separated tokens are words (see `script.is_prose`) ...
+MIN_PROSE_SHARE = 0.5
+# ... and a listing (script, config file, menu) when it is at least this many short lines
+# joined, with fewer words per line than any sentence has: "set nopaste / syn on / fi".
+LISTING_LINES = 3
+LISTING_WORDS_PER_LINE = 4
 
-_identifier: LanguageIdentifier | None = None
+# Scripts written by exactly one supported language: no model needed.
+SCRIPT_LANGUAGE = {
+    "Hani": "zh",
+    "Jpan": "ja",
+    "Hang": "ko",
+    "Grek": "el",
+    "Hebr": "he",
+    "Thai": "th",
+    "Armn": "hy",
+    "Geor": "ka",
+    "Beng": "bn",
+    "Guru": "pa",
+    "Gujr": "gu",
+    "Taml": "ta",
+    "Telu": "te",
+}
+# ISO 15924 code reported for a language's documents where the script is the language's own.
+LANGUAGE_SCRIPT = {"ja": "Jpan", "ko": "Kore"}
 
 
-def identifier() -> LanguageIdentifier:
-    """The model, loaded once per process on first use (about a second)."""
-    global _identifier
-    if _identifier is None:
-        _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    return _identifier
+def _codes(languages) -> frozenset[str]:
+    return frozenset(lang.iso_code_639_1.name.lower() for lang in languages)
 
 
-def detect(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code where one exists, probability); ('und', 0.0) for blank text."""
-    prefix = text[:PREFIX_CHARS]
-    if not prefix.strip():
-        return UNDETERMINED, 0.0
-    lang, score = identifier().classify(prefix)
-    return MACROLANGUAGE.get(lang, lang), float(score)
+# Scripts shared by several supported languages: the model chooses among the configured ones.
+SCRIPT_CANDIDATES = {
+    "Latn": _codes(Language.all_with_latin_script()),
+    "Cyrl": _codes(Language.all_with_cyrillic_script()),
+    "Arab": _codes(Language.all_with_arabic_script()),
+    "Deva": _codes(Language.all_with_devanagari_script()),
+}
+
+
+@cache
+def detector(languages: frozenset[str]) -> LanguageDetector:
+    """A lingua detector over `languages`, built once per process and language set.
+
+    Models load lazily, on the first text that reaches lingua, and are then shared by every
+    detector in the process (~650 MB and ~5-15 s for the default Latin languages; preloading
+    costs the same up front, and a worker that only sees Chinese never pays it).
+    """
+    codes = [IsoCode639_1.from_str(code) for code in sorted(languages)]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+
+# py3langid's codes that differ from ISO 639-1 as lingua uses it
+_TO_NB = {"nb": "no"}
+_FROM_NB = {v: k for k, v in _TO_NB.items()}
+
+
+@cache
+def _naive_bayes_model() -> LanguageIdentifier:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@cache
+def naive_bayes(languages: frozenset[str]) -> LanguageIdentifier | None:
+    """py3langid restricted to `languages` (one model load per process), None if it lacks one."""
+    base = _naive_bayes_model()
+    codes = sorted(_TO_NB.get(code, code) for code in languages)
+    if not set(codes) <= set(base.nb_classes):
+        return None
+    restricted = copy.copy(base)  # shares the full model; only the restricted view is new
+    restricted.set_languages(codes)
+    return restricted
+
+
+@dataclass
+class Paragraph:
+    text: str
+    counts: dict[str, int]  # letters per script
+    chars: int
+
+
+@dataclass(frozen=True)
+class Label:
+    lang: str
+    score: float
+    kind: str = "prose"  # or "code", "listing": why the language is "und"
+
+
+@dataclass
+class DocLang:
+    lang: str
+    score: float
+    script: str | None
+    shares: dict[str, float] = field(default_factory=dict)
+
+
+def sample(text: str, max_chars: int) -> list[str]:
+    """Non-empty stripped lines; beyond `max_chars`, the parts inside `WINDOWS` windows.
+
+    The windows are evenly spaced from the first character to the last, so a page's head,
+    body and tail all count (an untranslated appendix is part of the shares), and together
+    hold exactly `max_chars` characters however long the lines are.
+    """
+    lines = [line.strip() for line in text.split("\n")]
+    lines = [line for line in lines if line]
+    total = sum(len(line) for line in lines)
+    if total <= max_chars:
+        return lines
+    take = max_chars // WINDOWS
+    starts = [k * (total - take) // (WINDOWS - 1) for k in range(WINDOWS)]
+    out, offset = [], 0
+    for line in lines:
+        end = offset + len(line)
+        for start in starts:  # windows do not overlap: total > WINDOWS * take
+            lo, hi = max(start, offset), min(start + take, end)
+            if lo < hi:
+                out.append(line[lo - offset : hi - offset])
+        offset = end
+    return out
+
+
+def paragraphs(lines: list[str], min_letters: int) -> list[Paragraph]:
+    """Lines joined into paragraphs of at least `min_letters` weighted letters.
+
+    A trailing remainder joins the last paragraph; a text with fewer letters in all is one
+    paragraph, so a short document is still classified.
+    """
+    out: list[Paragraph] = []
+    buf: list[str] = []
+    counts: dict[str, int] = defaultdict(int)
+    for line in lines:
+        buf.append(line)
+        for name, n in sc.letter_counts(line).items():
+            counts[name] += n
+        if sum(sc.weighted(counts).values()) >= min_letters:
+            out.append(Paragraph("\n".join(buf), dict(counts), sum(len(b) for b in buf)))
+            buf, counts = [], defaultdict(int)
+    if buf:
+        rest = Paragraph("\n".join(buf), dict(counts), sum(len(b) for b in buf))
+        if out:
+            last = out[-1]
+            merged = {k: last.counts.get(k, 0) + rest.counts.get(k, 0) for k in last.counts | rest.counts}
+            out[-1] = Paragraph(last.text + "\n" + rest.text, merged, last.chars + rest.chars)
+        else:
+            out.append(rest)
+    return out
+
+
+def classify(
+    par: Paragraph, languages: frozenset[str], fast_min_prob: float | None = None, listing: bool = False
+) -> Label:
+    """Language of one paragraph: by script where that decides, else by the models.
+
+    Only prose counts as evidence: Latin letters in code tokens (paths, options, numbers,
+    identifiers) neither make a Chinese paragraph "Latin" nor reach a model, and a Latin
+    paragraph that is mostly code, or a listing of short lines, is "und" (unless `listing`
+    says to classify listings anyway).
+    """
+    text, prose_share = par.text, 1.0
+    evidence = dict(par.counts)
+    if "Latn" in evidence:
+        text, prose_share = sc.prose(par.text)
+        evidence["Latn"] = sc.letter_counts(text).get("Latn", 0)
+    script = sc.dominant({k: v for k, v in evidence.items() if v})
+    if script in (None, "Latn") and prose_share < MIN_PROSE_SHARE:
+        return Label(UNDETERMINED, 0.0, "code")
+    if script == "Latn" and not listing:
+        lines = par.text.count("\n") + 1
+        if lines >= LISTING_LINES and len(text.split()) < LISTING_WORDS_PER_LINE * lines:
+            return Label(UNDETERMINED, 0.0, "listing")
+    if script is None:
+        return Label(UNDETERMINED, 0.0)
+    if script in SCRIPT_LANGUAGE:
+        lang = SCRIPT_LANGUAGE[script]
+        return Label(lang, 1.0) if lang in languages else Label(UNDETERMINED, 0.0)
+    candidates = SCRIPT_CANDIDATES.get(script, frozenset()) & languages
+    if len(candidates) <= 1:
+        return Label(next(iter(candidates)), 1.0) if candidates else Label(UNDETERMINED, 0.0)
+    if script != "Latn":  # lingua picks the alphabet by word count: show it only this one
+        text = sc.in_script(par.text, script)
+    return model_label(text, candidates, fast_min_prob)
+
+
+def model_label(text: str, candidates: frozenset[str], fast_min_prob: float | None) -> Label:
+    """py3langid's answer when it is at least `fast_min_prob` sure, else lingua's."""
+    if fast_min_prob is not None and (nb := naive_bayes(candidates)) is not None:
+        code, prob = nb.classify(text)
+        if prob >= fast_min_prob:
+            return Label(_FROM_NB.get(code, code), float(prob))
+    best = detector(candidates).compute_language_confidence_values(text)[0]
+    if best.value <= 0:
+        return Label(UNDETERMINED, 0.0)
+    return Label(best.language.iso_code_639_1.name.lower(), float(best.value))
+
+
+def analyze(text: str, cfg: LangIdConfig) -> DocLang:
+    """Language, score, script and language shares of one document."""
+    pars = paragraphs(sample(text, cfg.max_chars), cfg.min_letters)
+    if not pars:
+        return DocLang(UNDETERMINED, 0.0, None)
+    languages = frozenset(cfg.languages)
+    labels = [classify(p, languages, cfg.fast_min_prob) for p in pars]
+    if all(label.lang == UNDETERMINED for label in labels) and any(
+        label.kind == "listing" for label in labels
+    ):
+        # nothing but short lines (a poem, a list page): they are all the evidence there is
+        lines = "\n".join(p.text for p, label in zip(pars, labels, strict=True) if label.kind == "listing")
+        listing = classify(paragraphs([lines], 1)[0], languages, cfg.fast_min_prob, listing=True)
+        labels = [listing if label.kind == "listing" else label for label in labels]
+    chars: dict[str, int] = defaultdict(int)
+    weighted_score: dict[str, float] = defaultdict(float)
+    for par, label in zip(pars, labels, strict=True):
+        chars[label.lang] += par.chars
+        weighted_score[label.lang] += par.chars * label.score
+    total = sum(chars.values())
+    shares = {k: round(v / total, 4) for k, v in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))}
+    prose = {k: v for k, v in chars.items() if k != UNDETERMINED}
+    if prose:
+        lang = max(prose, key=lambda k: (prose[k], k))
+        score = weighted_score[lang] / prose[lang]
+    else:
+        lang = cfg.code_lang if any(label.kind == "code" for label in labels) else UNDETERMINED
+        score = 0.0
+    mine = [p for p, label in zip(pars, labels, strict=True) if label.lang == lang] or pars
+    return DocLang(lang, round(score, 4), doc_script(lang, mine), shares)
+
+
+def doc_script(lang: str, pars: list[Paragraph]) -> str:
+    """ISO 15924 script of a document in `lang`, from the paragraphs labelled `lang`."""
+    if lang == "zh":
+        return sc.han_variant("\n".join(p.text for p in pars))
+    if lang in LANGUAGE_SCRIPT:
+        return LANGUAGE_SCRIPT[lang]
+    counts: dict[str, int] = defaultdict(int)
+    for p in pars:
+        for name, n in p.counts.items():
+            counts[name] += n
+    return sc.dominant(counts) or UNKNOWN_SCRIPT
+
+
+def detect(text: str, cfg: LangIdConfig | None = None) -> tuple[str, float]:
+    """(ISO 639-1 code or 'und', score in 0..1) of one text."""
+    doc = analyze(text, cfg or LangIdConfig())
+    return doc.lang, doc.score
+
+
+def drop_reason(doc: DocLang, cfg: LangIdConfig) -> str | None:
+    """Why `cfg` drops a document, or None to keep it."""
+    if doc.score < cfg.min_lang_score:
+        return "lang_low_score"
+    if cfg.keep_langs is None:
+        return None
+    if cfg.min_share > 0:
+        if any(doc.shares.get(k, 0.0) >= cfg.min_share for k in cfg.keep_langs):
+            return None
+        return f"lang_share_below:{doc.lang}" if doc.lang in cfg.keep_langs else f"lang_not_kept:{doc.lang}"
+    return None if doc.lang in cfg.keep_langs else f"lang_not_kept:{doc.lang}"
+
+
+# A list of structs, not a map: HF `datasets` loads it (as a list of dicts), and order is kept
+# (largest share first).
+SHARES_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("share", pa.float64())]))
+# Written by the clean step when it converts Traditional to Simplified (`clean.t2s`): the
+# script the document had before, which is the one to report.
+ORIGINAL_SCRIPT_COLUMN = "text_original_script"
+_ORIGINAL_SCRIPT = {"hant": "Hant", "hans": "Hans"}
 
 
 def identify(batch: pa.Table, cfg: LangIdConfig) -> StepResult:
-    """Add `lang` and `lang_score`; drop languages outside `cfg.keep_langs` when set."""
-    texts = batch.column("text").to_pylist()
-    results = [detect(t or "") if cfg.enabled else (UNDETERMINED, 0.0) for t in texts]
-    out = batch.append_column("lang", pa.array([r[0] for r in results], pa.string()))
-    out = out.append_column("lang_score", pa.array([r[1] for r in results], pa.float64()))
+    """Add `lang`, `lang_score`, `script`, `lang_shares`; drop by `keep_langs`, scores, shares."""
+    if not cfg.enabled:
+        docs = [DocLang(UNDETERMINED, 0.0, None, {})] * batch.num_rows
+    else:
+        docs = [analyze(t or "", cfg) for t in batch.column("text").to_pylist()]
+    scripts = [d.script for d in docs]
+    if ORIGINAL_SCRIPT_COLUMN in batch.column_names:
+        original = batch.column(ORIGINAL_SCRIPT_COLUMN).to_pylist()
+        scripts = [
+            _ORIGINAL_SCRIPT.get(o or "", s) if d.lang == "zh" else s
+            for d, s, o in zip(docs, scripts, original, strict=True)
+        ]
+    out = batch.append_column("lang", pa.array([d.lang for d in docs], pa.string()))
+    out = out.append_column("lang_score", pa.array([d.score for d in docs], pa.float64()))
+    out = out.append_column("script", pa.array(scripts, pa.string()))
+    shares = [[{"lang": k, "share": v} for k, v in d.shares.items()] if cfg.enabled else None for d in docs]
+    out = out.append_column("lang_shares", pa.array(shares, SHARES_TYPE))
     drops: dict[int, tuple[str, str]] = {}
-    if cfg.enabled and cfg.keep_langs is not None:
-        keep = set(cfg.keep_langs)
-        drops = {
-            i: ("filtered", f"lang_not_kept:{lang}")
-            for i, (lang, _) in enumerate(results)
-            if lang not in keep
-        }
+    if cfg.enabled:
+        for i, doc in enumerate(docs):
+            reason = drop_reason(doc, cfg)
+            if reason is not None:
+                drops[i] = ("filtered", reason)
     return split(out, drops, STAGE)
+
+
+def shares_of(value: list[dict] | None) -> dict[str, float]:
+    """A `lang_shares` cell as read back (`to_pylist`, HF datasets) → {lang: share}."""
+    return {item["lang"]: item["share"] for item in value or []}

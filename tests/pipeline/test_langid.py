@@ -1,30 +1,57 @@
-"""Language id on sample documents (poems, handbook pages) and the keep_langs filter."""
+"""Language id: sample documents (poems, handbook pages), scripts, shares and the filters."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyarrow as pa
+import pydantic
 import pytest
 
 import pipeline
 from pipeline.config import CleanConfig, ExtractConfig, LangIdConfig
 from pipeline.io.readers import read_partition
+from pipeline.steps import script
 from pipeline.steps.clean import clean
 from pipeline.steps.decode import decode
 from pipeline.steps.extract import extract
-from pipeline.steps.langid import detect, identify
+from pipeline.steps.langid import SHARES_TYPE, analyze, detect, identify, paragraphs, sample, shares_of
 
 SAMPLE = Path(pipeline.__file__).parent / "sample_data"
-HANDBOOK = "https://debian-handbook.info/browse/{}/case-study.html"
-LANGS = {"en-US": "en", "fr-FR": "fr", "de-DE": "de", "ru-RU": "ru", "zh-CN": "zh", "ja-JP": "ja"}
+HANDBOOK = "https://debian-handbook.info/browse/{}/{}.html"
+LANGS = {
+    "en-US": ("en", "Latn"),
+    "fr-FR": ("fr", "Latn"),
+    "de-DE": ("de", "Latn"),
+    "ru-RU": ("ru", "Cyrl"),
+    "zh-CN": ("zh", "Hans"),
+    "zh-TW": ("zh", "Hant"),
+    "ja-JP": ("ja", "Jpan"),
+}
+ZH_MANUAL = HANDBOOK.format("zh-CN", "apt")  # a zh-CN page that is mostly untranslated English
+
+ZH_HANS = (
+    "这是一个用简体中文写的段落，我们需要确认它会被识别为中文，并且判断为简体字。软件包管理系统非常重要。"
+)
+ZH_HANT = (
+    "這是一個用繁體中文寫的段落，我們需要確認它會被識別為中文，並且判斷為繁體字。軟體套件管理系統非常重要。"
+)
+EN = "This paragraph is written in plain English so that the detector has enough words to decide with confidence."
+FR = "Ce paragraphe est écrit en français courant afin que le détecteur dispose de suffisamment de mots pour décider."
+CODE = "\n".join(
+    [
+        "root   71  0.0  0.1  99800  5724 ?  Ssl  01:37  0:00 /sbin/dhclient -4 -v -i -pf /run/dhclient.eth0.pid",
+        'KERNEL=="sd?[0-9]", SUBSYSTEM=="block", ATTRS{serial}=="07032998B60AB777", SYMLINK+="usb_key/part%n"',
+        "lrwxrwxrwx 1 root root 10 23 jul. 08:58 ata-WDC_WD5001AALS-00L3B2_WD-WCAT00241697-part2 -> ../../sdb2",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
 def docs() -> pa.Table:
-    """Handbook case-study page in six languages + the 300 sample poems, cleaned."""
+    """Handbook pages in seven locales + the 300 sample poems, cleaned."""
     pages = decode(read_partition(str(SAMPLE / "handbook.warc.gz"), "web", "warc").batch).kept
-    wanted = {HANDBOOK.format(loc) for loc in LANGS}
+    wanted = {HANDBOOK.format(loc, "case-study") for loc in LANGS} | {ZH_MANUAL}
     pages = pages.filter(pa.array([u in wanted for u in pages.column("url").to_pylist()]))
     poems = decode(read_partition(str(SAMPLE / "poems.warc.gz"), "poems", "warc").batch).kept
     batch = extract(pa.concat_tables([pages, poems]), ExtractConfig()).kept
@@ -32,30 +59,51 @@ def docs() -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def langs(docs: pa.Table) -> dict[str, tuple[str, float]]:
+def rows(docs: pa.Table) -> dict[str, dict]:
     result = identify(docs, LangIdConfig())
     assert result.dropped.num_rows == 0
-    rows = result.kept.to_pylist()
-    return {r["url"]: (r["lang"], r["lang_score"]) for r in rows}
+    return {r["url"]: r for r in result.kept.to_pylist()}
 
 
-@pytest.mark.parametrize("locale,lang", LANGS.items())
-def test_handbook_languages(langs: dict[str, tuple[str, float]], locale: str, lang: str) -> None:
-    got, score = langs[HANDBOOK.format(locale)]
-    assert got == lang
-    assert 0.5 < score <= 1.0
+@pytest.mark.parametrize("locale,expected", LANGS.items())
+def test_handbook_languages(rows: dict[str, dict], locale: str, expected: tuple[str, str]) -> None:
+    row = rows[HANDBOOK.format(locale, "case-study")]
+    assert (row["lang"], row["script"]) == expected
+    assert 0.5 < row["lang_score"] <= 1.0
+    shares = shares_of(row["lang_shares"])
+    assert shares[expected[0]] == max(shares.values())
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_poems_are_chinese(langs: dict[str, tuple[str, float]]) -> None:
-    tang = [v for u, v in langs.items() if "/tang300/" in u]
+def test_poems_are_chinese(rows: dict[str, dict]) -> None:
+    tang = [r for u, r in rows.items() if "/tang300/" in u]
     assert len(tang) == 150
-    assert all(lang == "zh" for lang, _ in tang)  # incl. ones the model calls yue/wuu
+    assert {(r["lang"], r["script"]) for r in tang} == {("zh", "Hans")}
+
+
+def test_mixed_chinese_manual_shares(rows: dict[str, dict]) -> None:
+    """A Chinese page that is mostly untranslated English: en leads, zh keeps a real share."""
+    shares = shares_of(rows[ZH_MANUAL]["lang_shares"])
+    assert rows[ZH_MANUAL]["lang"] == "en"
+    assert 0.15 < shares["zh"] < 0.5
 
 
 def test_columns(docs: pa.Table) -> None:
     out = identify(docs.slice(0, 2), LangIdConfig()).kept
-    assert out.column_names == docs.column_names + ["lang", "lang_score"]
+    assert out.column_names == docs.column_names + ["lang", "lang_score", "script", "lang_shares"]
     assert out.schema.field("lang_score").type == pa.float64()
+    assert out.schema.field("lang_shares").type == SHARES_TYPE
+    shares = out.column("lang_shares").to_pylist()[0]
+    assert [s["share"] for s in shares] == sorted((s["share"] for s in shares), reverse=True)
+
+
+def test_original_script_survives_t2s() -> None:
+    """clean.t2s turns Traditional text into Simplified; `script` still says Hant."""
+    texts = [ZH_HANT, ZH_HANS, EN]
+    batch = clean(_batch(texts), CleanConfig(t2s=True)).kept
+    assert batch.column("text").to_pylist()[0] != ZH_HANT  # converted
+    out = identify(batch, LangIdConfig()).kept
+    assert out.column("script").to_pylist() == ["Hant", "Hans", "Latn"]
 
 
 def test_keep_langs_filters(docs: pa.Table) -> None:
@@ -68,15 +116,151 @@ def test_keep_langs_filters(docs: pa.Table) -> None:
     assert result.kept.num_rows + result.dropped.num_rows == docs.num_rows
 
 
+def test_min_share_keeps_chinese_with_english(docs: pa.Table) -> None:
+    manual = docs.filter(pa.array([u == ZH_MANUAL for u in docs.column("url").to_pylist()]))
+    kept = identify(manual, LangIdConfig(keep_langs=["zh"], min_share=0.15))
+    assert kept.kept.num_rows == 1 and kept.kept.column("lang").to_pylist() == ["en"]
+    dropped = identify(manual, LangIdConfig(keep_langs=["zh"], min_share=0.6)).dropped
+    assert dropped.column("reason").to_pylist() == ["lang_not_kept:en"]
+
+
+def _batch(texts: list[str]) -> pa.Table:
+    n = len(texts)
+    return pa.table(
+        {
+            "id": [str(i) for i in range(n)],
+            "source": ["s"] * n,
+            "bytes": [len(t) for t in texts],
+            "text": texts,
+        }
+    )
+
+
+def test_share_below_and_low_score() -> None:
+    mostly_code = ZH_HANS + "\n" + "\n".join([CODE] * 4)
+    doc = analyze(mostly_code, LangIdConfig())
+    assert doc.lang == "zh" and doc.shares["und"] > 0.8  # code is nobody's language
+    result = identify(_batch([mostly_code, ZH_HANS]), LangIdConfig(keep_langs=["zh"], min_share=0.3))
+    assert result.dropped.column("reason").to_pylist() == ["lang_share_below:zh"]
+    assert result.kept.column("text").to_pylist() == [ZH_HANS]
+    result = identify(_batch([CODE, EN]), LangIdConfig(min_lang_score=0.5))
+    assert result.dropped.column("reason").to_pylist() == ["lang_low_score"]
+
+
 def test_disabled(docs: pa.Table) -> None:
     result = identify(docs, LangIdConfig(enabled=False, keep_langs=["zh"]))
     assert result.dropped.num_rows == 0
     assert set(result.kept.column("lang").to_pylist()) == {"und"}
     assert set(result.kept.column("lang_score").to_pylist()) == {0.0}
+    assert set(result.kept.column("lang_shares").to_pylist()) == {None}
 
 
 def test_detect_edge_cases() -> None:
     assert detect("") == ("und", 0.0)
     assert detect("  \n ") == ("und", 0.0)
-    lang, _ = detect("The quick brown fox jumps over the lazy dog. " * 500)  # only a prefix is used
+    assert detect("12345 67 -- 89") == ("und", 0.0)
+    lang, _ = detect("The quick brown fox jumps over the lazy dog. " * 5000)  # sampled, not read whole
     assert lang == "en"
+
+
+def test_code_only_documents() -> None:
+    assert detect(CODE) == ("en", 0.0)  # labelled by convention, with no evidence behind it
+    assert detect(CODE, LangIdConfig(code_lang="und")) == ("und", 0.0)
+    assert analyze(CODE, LangIdConfig()).shares == {"und": 1.0}
+
+
+def test_scripts_decide_without_a_model() -> None:
+    cases = {
+        ZH_HANS: ("zh", "Hans"),
+        ZH_HANT: ("zh", "Hant"),
+        "日本語の文章です。これは漢字とひらがなとカタカナを含む、ごく普通の日本語の段落になります。": (
+            "ja",
+            "Jpan",
+        ),
+        "이 문단은 한국어로 작성되었으며 한글만으로도 언어를 판별할 수 있어야 합니다.": ("ko", "Kore"),
+        "Αυτή η παράγραφος είναι γραμμένη στα ελληνικά και πρέπει να αναγνωριστεί σωστά.": ("el", "Grek"),
+    }
+    for text, expected in cases.items():
+        doc = analyze(text, LangIdConfig())
+        assert (doc.lang, doc.script, doc.score) == (*expected, 1.0), text
+
+
+def test_script_narrows_the_model() -> None:
+    ru = "Этот абзац написан на русском языке, чтобы детектор мог уверенно определить язык текста."
+    ar = "هذه الفقرة مكتوبة باللغة العربية حتى يتمكن الكاشف من تحديد لغة النص بثقة كافية."
+    assert analyze(ru, LangIdConfig()).lang == "ru" and analyze(ru, LangIdConfig()).script == "Cyrl"
+    assert analyze(ar, LangIdConfig()).lang == "ar" and analyze(ar, LangIdConfig()).script == "Arab"
+
+
+def test_chinese_with_inline_commands_is_chinese() -> None:
+    text = "文件 /etc/apt/preferences 和 /etc/apt/preferences.d/ 的参考文档在手册的 apt_preferences(5)，使用 man apt_preferences 命令就可看到。"
+    assert analyze(text, LangIdConfig()).lang == "zh"
+
+
+def test_mixed_document_shares() -> None:
+    doc = analyze("\n".join([ZH_HANT, EN, EN, FR]), LangIdConfig())
+    assert doc.lang == "en"
+    assert set(doc.shares) == {"en", "fr", "zh"}
+    assert doc.shares["en"] == pytest.approx(2 * len(EN) / (len(ZH_HANT) + 2 * len(EN) + len(FR)), abs=1e-3)
+    assert doc.script == "Latn"
+
+
+def test_japanese_is_not_chinese() -> None:
+    kanji_heavy = "東京都庁の職員は毎日多くの書類を処理している。会議は午後三時から開催される予定だ。"
+    assert analyze(kanji_heavy, LangIdConfig()).lang == "ja"
+    assert (
+        script.dominant(script.letter_counts("中文里偶尔出现の字符，但这仍然是一段中文文本内容。")) == "Hani"
+    )
+
+
+def test_lingua_decides_without_fast_path() -> None:
+    cfg = LangIdConfig(languages=["en", "fr", "de", "zh"], fast_min_prob=None)
+    de = "Dieser Absatz ist auf Deutsch geschrieben, damit der Detektor genug Wörter hat."
+    assert [detect(t, cfg)[0] for t in (EN, FR, de)] == ["en", "fr", "de"]
+    assert 0.5 < detect(FR, cfg)[1] <= 1.0
+
+
+def test_languages_outside_the_set_are_und() -> None:
+    hebrew = "פסקה זו כתובה בעברית כדי לבדוק שהשפה אינה מזוהה כאשר היא לא ברשימה."
+    assert detect(hebrew)[0] == "he"
+    assert detect(hebrew, LangIdConfig(languages=["en", "zh"])) == ("und", 0.0)
+
+
+def test_han_variant_by_characters() -> None:
+    assert script.han_variant(ZH_HANS) == "Hans"
+    assert script.han_variant(ZH_HANT) == "Hant"
+    assert script.han_variant("中文") == "Hans"  # no evidence either way
+    assert script.han_variant("台灣的軟體") == "Hant"  # 台 is shared, 灣/軟/體 are not
+
+
+def test_prose_drops_code_tokens() -> None:
+    text, share = script.prose("Edit /etc/hosts and run apt-get -y install foo_bar with DNS set up")
+    assert text == "Edit and run apt-get install with set up"
+    assert share == pytest.approx(8 / 12)  # 12 tokens, 8 kept
+
+
+def test_paragraphs_join_short_lines() -> None:
+    pars = paragraphs(["Short line.", "Another one.", EN, "tail"], min_letters=40)
+    assert [p.text.count("\n") + 1 for p in pars] == [3, 1] or [p.text.count("\n") + 1 for p in pars] == [4]
+    assert sum(p.chars for p in pars) == sum(map(len, ["Short line.", "Another one.", EN, "tail"]))
+    assert len(paragraphs(["hi"], min_letters=40)) == 1  # a short document is still one paragraph
+
+
+def test_sample_bounds_long_documents() -> None:
+    lines = [f"line {i} " + "x" * 90 for i in range(1000)]
+    picked = sample("\n".join(lines), 10_000)
+    assert sum(map(len, picked)) <= 10_000 + 100
+    assert picked[0] == lines[0] and any(p.startswith("line 9") and len(p.split()[1]) == 3 for p in picked)
+    assert sample("a\n\n b \n", 10_000) == ["a", "b"]
+
+
+def test_config_validation() -> None:
+    with pytest.raises(pydantic.ValidationError, match="not supported by lingua"):
+        LangIdConfig(languages=["en", "xx"])
+    with pytest.raises(pydantic.ValidationError, match="can never be detected"):
+        LangIdConfig(keep_langs=["ms"])
+    with pytest.raises(pydantic.ValidationError, match="min_share"):
+        LangIdConfig(min_share=0.3)
+    with pytest.raises(pydantic.ValidationError, match="code_lang"):
+        LangIdConfig(code_lang="code")
+    assert LangIdConfig(languages=["id", "ms"], keep_langs=["ms"]).keep_langs == ["ms"]
