@@ -32,7 +32,7 @@ from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpo
 from pretrain.config import RunConfig
 from pretrain.data.meter import MixMeter
 from pretrain.data.shards import TokenShards
-from pretrain.data.stream import PretrainStream, load_mixture
+from pretrain.data.stream import PretrainStream, load_mixture, micro_batches
 from pretrain.loss import loss_sum, target_count
 from pretrain.metrics import MetricsLog
 from pretrain.mfu import flops_per_token, mfu, peak_flops
@@ -40,6 +40,7 @@ from pretrain.models import build_model, transformer_blocks
 from pretrain.objectives import WordTable, chunk_length, expand, make_collate, special_ids, uses_words
 
 CAUSAL = ("clm",)  # objectives whose labels HF shifts by one inside the model
+FETCH_TOKENS = 65_536  # raw tokens per DataLoader item (several micro-batches): transfers cost per item
 
 
 def lr_at(step: int, run: RunConfig) -> float:
@@ -194,12 +195,13 @@ def train(
     train_shards = TokenShards(tokens_dir, holdout=run.eval_holdout)
     words = WordTable.from_tokenizer(tokenizer, ids.special) if uses_words(run) else None
     collate = make_collate(run, ids, words, compact=True)  # [L, L] masks are built on the device
+    per_item = max(run.grad_accum, -(-FETCH_TOKENS // (run.batch_size * chunk_len)))  # micro-batches
     dataset = PretrainStream(
         train_shards,
         mixture,
         collate,
         chunk_len=chunk_len,
-        batch_size=run.batch_size,
+        batch_size=run.batch_size * per_item,  # the same examples in the same order, split below
         seed=run.seed,
         rank=info.rank,
         world=info.world,
@@ -240,7 +242,7 @@ def train(
         persistent_workers=run.num_workers > 0,
         prefetch_factor=4 if run.num_workers > 0 else None,
     )
-    batches = iter(loader)
+    batches = micro_batches(iter(loader), run.batch_size)
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     )

@@ -119,8 +119,10 @@ def sample_targets(
         starts, allowed, goals, u[:, : 2 * steps], max_span=max_span, alpha=alpha, beta=beta
     )
     keys = np.where(allowed & ~mask, u[:, 2 * steps : 2 * steps + length], 2.0)  # [B, L]: free tokens < 1
-    rank = np.argsort(np.argsort(keys, axis=1), axis=1)
-    return mask | (rank < (goals - num)[:, None])  # top up with random single tokens
+    top_up = np.zeros_like(mask)  # the (goal - num) free tokens with the smallest keys
+    picked = np.arange(length)[None, :] < (goals - num)[:, None]  # [B, L] in key order
+    np.put_along_axis(top_up, np.argsort(keys, axis=1), picked, axis=1)
+    return mask | top_up  # top up with random single tokens
 
 
 def permutation_masks(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -133,9 +135,12 @@ def permutation_masks(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def factorisation_order(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """[B, L] int16 (int32 past 32k): each target's rank 0..P-1 in a random order (by its key), -1 for context."""
-    ranked = np.where(is_target, keys, 2.0)
-    order = np.argsort(np.argsort(ranked, axis=1), axis=1)
-    return np.where(is_target, order, -1).astype(np.int16 if is_target.shape[1] < 2**15 else np.int32)
+    b, length = is_target.shape
+    narrow = np.int16 if length < 2**15 else np.int32
+    order = np.empty((b, length), dtype=narrow)
+    ranks = np.broadcast_to(np.arange(length, dtype=narrow), (b, length))
+    np.put_along_axis(order, np.argsort(np.where(is_target, keys, 2.0), axis=1), ranks, axis=1)
+    return np.where(is_target, order, narrow(-1))
 
 
 def plm_collate(
@@ -183,7 +188,9 @@ def plm_collate(
     )  # [B, L]
     order = factorisation_order(is_target, u[:, 2 * steps + length :])  # [B, L] int16
     narrow = np.int16 if length < 2**15 else np.int32
-    pos_t = np.argsort(~is_target, axis=1, kind="stable")[:, :p]  # [B, P]: target positions, ascending
+    rows, cols = np.nonzero(is_target)  # row-major: each row's targets in ascending position
+    pos_t = np.zeros((b, p), dtype=np.int64)  # [B, P]: target positions, ascending
+    pos_t[rows, (np.cumsum(is_target, axis=1) - 1)[rows, cols]] = cols
     valid = np.arange(p)[None, :] < is_target.sum(axis=1, keepdims=True)  # [B, P]
     labels = np.where(valid, np.take_along_axis(tokens, pos_t, axis=1), -100)
     out = {

@@ -18,7 +18,7 @@ from transformers import AutoTokenizer
 from pipeline.io.atomic import read_arrow
 from pretrain.data.meter import MixMeter
 from pretrain.data.shards import TokenShards
-from pretrain.data.stream import BLOCK, WINDOW, DocStream, PretrainStream, load_mixture
+from pretrain.data.stream import BLOCK, WINDOW, DocStream, PretrainStream, load_mixture, micro_batches
 from pretrain.objectives import SpecialIds, clm_collate, mlm_collate
 from tests.pretrain.fixtures import (
     WEIGHTS,
@@ -126,6 +126,14 @@ def test_workers_split_batches_without_changing_order(ws: Workspace) -> None:
         b for b, _ in zip(DataLoader(_stream(ws), batch_size=None, num_workers=2), range(4), strict=False)
     ]
     assert all(_same(a, b) for a, b in zip(plain, multi, strict=True))
+
+
+def test_items_of_several_micro_batches_split_into_the_same_batches(ws: Workspace) -> None:
+    """The trainer ships several micro-batches per DataLoader item: the same batches come out."""
+    plain = [b for b, _ in zip(_stream(ws, rank=1, world=2), range(6), strict=False)]
+    items = DataLoader(_stream(ws, rank=1, world=2, batch_size=12), batch_size=None, num_workers=2)
+    split = [b for b, _ in zip(micro_batches(iter(items), 4), range(6), strict=False)]
+    assert all(_same(a, b) for a, b in zip(plain, split, strict=True))
 
 
 def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
