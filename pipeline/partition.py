@@ -39,6 +39,8 @@ DOC_COLUMNS = [
     "url",
     "lang",
     "lang_score",
+    "script",
+    "lang_shares",
     "charset",
     "content_type",
     "input",

@@ -29,7 +29,13 @@ FORMATS: tuple[str, ...] = ("warc", "jsonl", "parquet", "arrow", "text")
 # Above this a record is filtered (`record_too_large`) unread; why 10 MiB: see ReadConfig.
 DEFAULT_MAX_RECORD_BYTES = ReadConfig().max_record_bytes
 
-_SPLIT_KINDS = {"jsonl": "bytes", "parquet": "row_groups", "arrow": "batches", "text": "files"}
+_SPLIT_KINDS = {
+    "warc": "bytes",
+    "jsonl": "bytes",
+    "parquet": "row_groups",
+    "arrow": "batches",
+    "text": "files",
+}
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -62,7 +68,8 @@ def read_partition(
     whole = split.kind == "whole"
     out = Collector(source, path)
     if fmt == "warc":
-        read_warc(path, out, max_record_bytes)
+        start, end = (0, None) if whole else (split.start, split.end)
+        read_warc(path, out, max_record_bytes, start, end)
     elif fmt == "jsonl":
         start, end = (0, None) if whole else (split.start, split.end)
         read_jsonl(path, text_field, out, max_record_bytes, start, end)

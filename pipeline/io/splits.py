@@ -6,7 +6,7 @@
 | parquet | row-group ranges (uncompressed size from the footer) | — |
 | arrow | record-batch ranges of an IPC file | IPC stream format |
 | text | index ranges of the folder's sorted `*.txt` listing | — |
-| warc | — | always: records are found by reading from the start |
+| warc | byte ranges of a `.warc.gz` with one gzip member per record | plain `.warc`, single-member gzip |
 
 A split never cuts a record, and record offsets stay absolute, so reading a file whole or
 split by split gives the same records, ids and order.  Planning reads footers and listings
@@ -73,7 +73,7 @@ def plan_splits(path: str, fmt: str, target_bytes: int, text_field: str | None =
         files = list_text_files(path)
         return _grouped("files", [(1, size) for _, size in files], target_bytes)
     if fmt == "warc":
-        return [WHOLE]
+        return _warc_splits(path, target_bytes)
     raise ValueError(f"unknown input format {fmt!r} for {path}")
 
 
@@ -81,6 +81,19 @@ def _byte_splits(path: str, target_bytes: int) -> list[Split]:
     fs, local = fsspec.core.url_to_fs(path)
     size = fs.size(local)
     if size <= target_bytes or compression_of(path) is not None:
+        return [WHOLE]
+    n = math.ceil(size / target_bytes)
+    step = math.ceil(size / n)
+    return [Split("bytes", s, min(s + step, size)) for s in range(0, size, step)]
+
+
+def _warc_splits(path: str, target_bytes: int) -> list[Split]:
+    """Byte ranges of a per-record-gzipped WARC; a range's reader finds its first member itself."""
+    from pipeline.io.warc import is_multi_member_gzip
+
+    fs, local = fsspec.core.url_to_fs(path)
+    size = fs.size(local)
+    if size <= target_bytes or not is_multi_member_gzip(path):
         return [WHOLE]
     n = math.ceil(size / target_bytes)
     step = math.ceil(size / n)

@@ -16,8 +16,13 @@ Before a payload is kept, records are filtered (ledger rows, never silent) by HT
 WARC-Identified-Payload-Type, then the payload's first bytes) and by size
 (`record_too_large`); filtered payloads are only streamed through a hash, never held.
 
-A compressed or plain WARC is one partition: record boundaries cannot be found from an
-arbitrary byte offset without decompressing from the start.
+Splits: a `.warc.gz` written one gzip member per record (the WARC standard's advice, and
+what Common Crawl and every crawler we know write) can be cut into byte ranges; a range owns
+the records whose member starts in it, found by scanning for the gzip magic and checking that
+the member inflates to `WARC/`.  So a 1 GB crawl file is several bounded-memory tasks, and
+reading it whole or range by range gives the same records, offsets and ids.  A plain
+`.warc`, or a `.warc.gz` compressed as one member, is one partition: its record boundaries
+cannot be found from an arbitrary offset without reading from the start.
 """
 
 from __future__ import annotations
@@ -38,33 +43,95 @@ DOC_TYPES = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.c
 CHUNK = 1 << 20
 
 
-def read_warc(path: str, out: Collector, max_record_bytes: int) -> None:
-    """Every record of one WARC file into `out`; a damaged tail becomes one quarantined row."""
+def read_warc(
+    path: str, out: Collector, max_record_bytes: int, start: int = 0, end: int | None = None
+) -> None:
+    """The records of one WARC file (or of its byte range [start, end)) into `out`.
+
+    A damaged tail becomes one quarantined row.  A range after the first begins at the first
+    gzip member that starts in it; a record starting at or after `end` belongs to the next.
+    """
     with fsspec.open(path, "rb", compression=None) as fh:
         head = fh.read(2)
         fh.seek(0)
         if not head:
             return  # 0-byte file: no records
         gzipped = head == b"\x1f\x8b"
+        if start > 0:
+            first = next_member(fh, start, end)
+            if first is None:
+                return  # no record starts in this range
+            fh.seek(first)
+        last_split = end is None or end >= _size(fh)
+        fh.seek(first if start > 0 else 0)
         truncated_reason = "read_error:truncated_gzip" if gzipped else "read_error:truncated_record"
         last: int | None = None  # start of the last complete record
         try:
             for rec in ArchiveIterator(fh, parse_http=True):
                 pos = rec.stream_pos
+                if end is not None and pos >= end:
+                    return  # owned by the next range
                 if not _take(rec, pos, out, max_record_bytes):
                     out.truncated(pos, truncated_reason, _remaining(fh, pos))
                     return
                 last = pos
         except Exception as exc:  # damaged file: keep what was read, quarantine the rest
-            start = 0 if last is None else _record_end(fh, last, gzipped) or last
-            out.truncated(start, _error_reason(exc, gzipped), _remaining(fh, start))
+            bad = start if last is None else _record_end(fh, last, gzipped) or last
+            stop = _size(fh) if end is None else min(end, _size(fh))
+            out.truncated(bad, _error_reason(exc, gzipped), max(stop - bad, 0))
             return
-        if gzipped:  # FastWARC stops silently when the file ends inside a gzip member
-            end = _record_end(fh, 0 if last is None else last, gzipped)
-            if end is None and last is None:
-                end = 0  # not even the first member is whole
-            if end is not None and end < _size(fh):
-                out.truncated(end, truncated_reason, _remaining(fh, end))
+        if gzipped and last_split:  # FastWARC stops silently when the file ends inside a member
+            tail = _record_end(fh, start if last is None else last, gzipped)
+            if tail is None and last is None:
+                tail = start  # not even the first member is whole
+            if tail is not None and tail < _size(fh):
+                out.truncated(tail, truncated_reason, _remaining(fh, tail))
+
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+
+
+def next_member(fh: Any, offset: int, limit: int | None = None) -> int | None:
+    """Offset of the first gzip member at or after `offset` (and before `limit`) holding a WARC record.
+
+    A candidate is the gzip magic followed by data that inflates to `WARC/`: the magic can
+    occur by chance inside compressed data, the inflated prefix practically cannot.
+    """
+    pos = offset
+    while limit is None or pos < limit:
+        fh.seek(pos)
+        chunk = fh.read(CHUNK + 2)
+        if len(chunk) < 3:
+            return None
+        at = chunk.find(GZIP_MAGIC)
+        if at < 0:
+            pos += len(chunk) - 2  # the magic may straddle two chunks
+            continue
+        cand = pos + at
+        if limit is not None and cand >= limit:
+            return None
+        if _inflates_to_warc(fh, cand):
+            return cand
+        pos = cand + 1
+    return None
+
+
+def _inflates_to_warc(fh: Any, pos: int) -> bool:
+    fh.seek(pos)
+    try:
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(fh.read(1 << 12), 16)
+    except zlib.error:
+        return False
+    return head.startswith(b"WARC/")
+
+
+def is_multi_member_gzip(path: str) -> bool:
+    """True when the file's first gzip member ends before the file does (one member per record)."""
+    with fsspec.open(path, "rb", compression=None) as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return False
+        end = _record_end(fh, 0, True)
+        return end is not None and end < _size(fh) and _inflates_to_warc(fh, end)
 
 
 def _take(rec: WarcRecord, pos: int, out: Collector, max_bytes: int) -> bool:

@@ -107,14 +107,38 @@ def test_jsonl_over_memory_url() -> None:
     assert_same(read_partition(url, "s", "jsonl"), union(url, "jsonl", splits))
 
 
-def test_compressed_jsonl_and_warc_are_one_split(tmp_path: Path) -> None:
+def test_compressed_jsonl_and_unsplittable_warc_are_one_split(tmp_path: Path) -> None:
     path = tmp_path / "docs.jsonl.gz"
     path.write_bytes(gzip.compress(b"\n".join(jsonl_lines()) * 50))
     assert plan_splits(str(path), "jsonl", 100) == [WHOLE]
-    assert plan_splits(str(SAMPLE / "poems.warc.gz"), "warc", 1000) == [WHOLE]
     plain = tmp_path / "poems.warc"
     plain.write_bytes(gzip.decompress((SAMPLE / "poems.warc.gz").read_bytes()))
     assert plan_splits(str(plain), "warc", 1000) == [WHOLE]
+    single = tmp_path / "poems-one-member.warc.gz"
+    single.write_bytes(gzip.compress(plain.read_bytes()))
+    assert plan_splits(str(single), "warc", 1000) == [WHOLE]
+
+
+@pytest.mark.parametrize("name", ["poems.warc.gz", "handbook.warc.gz", "web-zh.warc.gz"])
+@pytest.mark.parametrize("target", [5_000, 60_000, 400_000])
+def test_warc_gz_byte_ranges(name: str, target: int) -> None:
+    path = str(SAMPLE / name)
+    splits = plan_splits(path, "warc", target)
+    size = (SAMPLE / name).stat().st_size
+    if size <= target:
+        assert splits == [WHOLE]
+    else:
+        assert len(splits) == -(-size // target) and all(s.kind == "bytes" for s in splits)
+    assert_same(read_partition(path, "s", "warc"), union(path, "warc", splits))
+
+
+def test_truncated_warc_gz_split_by_split_matches_whole(tmp_path: Path) -> None:
+    raw = (SAMPLE / "handbook.warc.gz").read_bytes()
+    path = tmp_path / "cut.warc.gz"
+    path.write_bytes(raw[: int(len(raw) * 0.7)])
+    whole = read_partition(str(path), "s", "warc")
+    assert whole.quarantined.num_rows == 1  # the cut member
+    assert_same(whole, union(str(path), "warc", plan_splits(str(path), "warc", 50_000)))
 
 
 def test_small_file_is_one_split(jsonl: Path) -> None:
