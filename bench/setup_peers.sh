@@ -4,5 +4,5 @@
 set -euo pipefail
 dir=${1:-../peers}
 python3 -m venv "$dir"
-"$dir/bin/pip" install -q datatrove faust-cchardet python-magic trafilatura warcio rensa datasketch sentencepiece tokenizers
+"$dir/bin/pip" install -q datatrove faust-cchardet python-magic trafilatura warcio orjson lxml_html_clean spacy rensa datasketch sentencepiece tokenizers
 echo "peers venv: $dir/bin/python"
