@@ -15,6 +15,7 @@ import typer
 def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
     """Train the manifest's runs against the token shards/mixture/tokenizer under `out`."""
     from pipeline.io.atomic import write_json
+    from pretrain import distributed as D
     from pretrain.train import train
 
     data = manifest.pretrain_data
@@ -24,7 +25,8 @@ def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
             continue
         run_dir = out / "models" / run.name
         result = train(run, out / data.tokens, out / data.mixture, out / data.tokenizer, run_dir)
-        write_json(run_dir / "result.json", result)
+        if D.is_main():  # under torchrun every rank trains; rank 0 holds the full result
+            write_json(run_dir / "result.json", result)
         results.append(result)
     return results
 
@@ -46,7 +48,12 @@ def pretrain_command(
     if run and run not in names:
         typer.secho(f"--run {run!r}: not in the manifest (runs: {names})", fg="red", err=True)
         raise typer.Exit(2)
-    for result in train_runs(m, output, run):
+    from pretrain import distributed as D
+
+    results = train_runs(m, output, run)
+    if not D.is_main():
+        return
+    for result in results:
         typer.echo(
             f"{result['name']} ({result['objective']}): loss first-20 mean {result['first20_mean']:.3f} → "
             f"last-20 mean {result['last20_mean']:.3f}; model at {result['model_dir']}"

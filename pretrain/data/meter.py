@@ -1,8 +1,9 @@
 """Realised mixture: tokens and epochs per source in the prefix of the token stream consumed so far.
 
-The mixture's `probability` is a share of TOKENS (GPT-3 style, pipeline/mix.py), while the stream
-draws DOCUMENTS with those probabilities, so sources whose documents are longer than average
-end up over-represented.  The meter makes that visible next to the target at every log step; it
+The mixture's `probability` is a share of TOKENS (GPT-3 style, pipeline/mix.py); the stream draws
+DOCUMENTS, weighting each source by share / mean document length, so the realised token shares
+meet the target in expectation; the meter shows how closely next to the target at every log step
+(and epochs per source: documents drawn / documents).  It
 walks its own copy of the document stream forward (only document lengths are read, block by
 block), so a log step costs only the blocks passed since the last one.
 """
@@ -23,7 +24,7 @@ class MixMeter:
     def __init__(self, shards: TokenShards, mixture: dict[str, Any]) -> None:
         self.stream = DocStream(shards, mixture)
         self.sources = self.stream.sources
-        self.target = dict(zip(self.sources, self.stream.probs.tolist(), strict=True))
+        self.target = dict(zip(self.sources, self.stream.shares.tolist(), strict=True))
         self._docs = np.array([shards.num_docs(s) for s in self.sources], dtype=np.float64)
         self._done_tokens = np.zeros(len(self.sources), np.int64)  # from blocks wholly passed
         self._done_docs = np.zeros(len(self.sources), np.int64)

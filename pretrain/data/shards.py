@@ -226,6 +226,16 @@ class TokenShards:
     def num_docs(self, source: str) -> int:
         return self._view[source][1] if source in self._view else 0
 
+    def mean_doc_tokens(self, source: str) -> float | None:
+        """Mean tokens per document of a source, from the manifest's per-shard counts (None if absent)."""
+        docs = self._docs.get(source)
+        if docs is None:
+            return None
+        counts = [self._shards[i].get("tokens_per_source", {}).get(source) for i in docs.shard.tolist()]
+        if any(c is None for c in counts):
+            return None
+        return sum(counts) / max(1, int(docs.first[-1]))
+
     def docs_per_shard(self, source: str) -> np.ndarray:
         """Documents of `source` in each of its shards (this view), in manifest order."""
         first, n = self._view[source]

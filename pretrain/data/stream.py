@@ -2,7 +2,8 @@
 
 Layers, each a pure function of (seeds, index) so any rank/worker layout sees the same data:
 
-* document stream: document j's source is drawn with probability = mixture weight (numpy
+* document stream: document j's source is drawn with probability ∝ the source's share of tokens
+  in the mixture / its mean document length, so realised TOKEN shares meet the mixture (numpy
   Generator keyed by (mixture seed, block of j)); it is the next document of that source, each
   source walking its documents in a seeded order reshuffled per epoch (`order.SourceOrder`:
   shards shuffled, documents shuffled within groups of shards, so a block opens few shards);
@@ -89,7 +90,14 @@ class DocStream:
             raise ValueError(f"mixture sources {missing} have no documents in {shards.dir}")
         self.sources = list(weights)
         p = np.array([weights[s] for s in self.sources])
-        self.probs = p / p.sum()
+        self.shares = p / p.sum()  # target share of TOKENS per source (GPT-3 style, pipeline/mix.py)
+        # documents are drawn, so a source's draw probability is its token share / its mean document
+        # length (+ EOS): short-document sources are not under-represented in tokens
+        mean = [shards.mean_doc_tokens(s) for s in self.sources]
+        known = all(m is not None for m in mean)
+        length = np.array([m + 1.0 for m in mean]) if known else np.ones(len(mean))  # type: ignore[operator]
+        q = self.shares / length
+        self.probs = q / q.sum()  # probability that a document comes from each source
         self._n_docs = [shards.num_docs(s) for s in self.sources]
         self._orders = [
             SourceOrder(self.seed, i, shards.docs_per_shard(s)) for i, s in enumerate(self.sources)

@@ -71,8 +71,16 @@ def test_shards_expose_every_document(ws: Workspace) -> None:
 def test_mixture_realises_weights(ws: Workspace) -> None:
     stream = DocStream(TokenShards(ws.tokens_dir), load_mixture(ws.mixture_path))
     sources, docs = stream.documents(40_000)
+    # the weights are shares of TOKENS: documents are drawn by share / mean document length ...
+    mean = {s: stream.shards.doc_lengths(s).mean() + 1 for s in WEIGHTS}  # + EOS
     for src, weight in WEIGHTS.items():
-        assert sources.count(src) / len(sources) == pytest.approx(weight, abs=0.01)
+        draw = (weight / mean[src]) / sum(w / mean[s] for s, w in WEIGHTS.items())
+        assert sources.count(src) / len(sources) == pytest.approx(draw, abs=0.01)
+    assert len({round(m) for m in mean.values()}) == 3  # (the sources' documents differ in length)
+    # ... so the realised token shares meet the weights
+    realised = stream.tokens_per_source(1_000_000)
+    for src, weight in WEIGHTS.items():
+        assert realised[src] / sum(realised.values()) == pytest.approx(weight, abs=0.01)
     # each source walks a permutation of its documents, reshuffled every epoch
     web = docs[np.array(sources) == "web"]
     first, second = web[:120], web[120:240]
