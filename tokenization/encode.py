@@ -85,20 +85,18 @@ def _shard_stats(table: pa.Table, output_path: Path) -> dict[str, Any]:
     per_source = (
         pa.table({"source": table.column("source"), "n": lengths})
         .group_by("source")
-        .aggregate([("n", "sum")])
+        .aggregate([("n", "sum"), ("n", "count")])
     )
-    tokens_per_source = {
-        str(s): int(n)
-        for s, n in zip(
-            per_source.column("source").to_pylist(), per_source.column("n_sum").to_pylist(), strict=True
-        )
-    }
+    names = [str(s) for s in per_source.column("source").to_pylist()]
+    tokens_per_source = dict(zip(names, map(int, per_source.column("n_sum").to_pylist()), strict=True))
+    docs_per_source = dict(zip(names, map(int, per_source.column("n_count").to_pylist()), strict=True))
     return {
         "rows": table.num_rows,
         "bytes": output_path.stat().st_size,
         "sha256": sha256_file(output_path),
         "tokens": int(pc.sum(lengths).as_py() or 0),
         "tokens_per_source": dict(sorted(tokens_per_source.items())),
+        "docs_per_source": dict(sorted(docs_per_source.items())),
     }
 
 
@@ -286,13 +284,17 @@ def encode_dataset(
     shards = _run(tasks, client, scheduler)
 
     totals: dict[str, int] = {}
+    docs: dict[str, int] = {}
     for s in shards:
         for src, n in s["tokens_per_source"].items():
             totals[src] = totals.get(src, 0) + n
+        for src, n in s["docs_per_source"].items():
+            docs[src] = docs.get(src, 0) + n
     token_manifest = {
         "shards": shards,
         "rows": sum(s["rows"] for s in shards),
         "tokens_per_source": dict(sorted(totals.items())),
+        "docs_per_source": dict(sorted(docs.items())),
         "total_tokens": sum(s["tokens"] for s in shards),
         "dtype": dtype,
         "tokenizer": {

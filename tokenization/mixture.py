@@ -54,26 +54,49 @@ def build_mixture(
             "path": str(Path(tokens_dir).resolve()),
             "manifest_sha256": sha256_file(Path(tokens_dir) / "manifest.json"),
         }
+        docs = json.loads((Path(tokens_dir) / "manifest.json").read_text()).get("docs_per_source") or {}
+        for name, q in document_probabilities(mixture["sources"], docs).items():
+            mixture["sources"][name]["document_probability"] = q
     return mixture
 
 
+def document_probabilities(sources: dict[str, Any], docs: dict[str, int]) -> dict[str, float]:
+    """Per-source probabilities for a stream that draws a source per DOCUMENT (not per chunk).
+
+    Drawing documents with the token shares p_s over-weights sources with long documents; drawing
+    them with q_s ∝ p_s / (mean tokens per document + 1 EOS) gives token shares p_s in
+    expectation.  Empty when a source's document count is unknown.
+    """
+    if not all(docs.get(n, 0) > 0 for n in sources):
+        return {}
+    raw = {n: float(s["probability"]) / (int(s["tokens"]) / docs[n] + 1.0) for n, s in sources.items()}
+    total = sum(raw.values())
+    return {n: q / total for n, q in raw.items()}
+
+
 def table_2_1(mixture: dict[str, Any]) -> str:
-    """GPT-3 Table 2.1: tokens, weight in the mix, epochs at the budget; plus drawn tokens and up/down."""
+    """GPT-3 Table 2.1 (source, tokens, weight in the mix, epochs at the budget), plus how weights were
+    normalised (`given` as written, `weight` the share of the budget, `p` the stream probability),
+    tokens drawn, up/down-sampling and the sampling inside each source."""
     lines = [
-        f"{'source':<16}{'tokens':>16}{'weight':>9}{'epochs':>9}{'drawn':>18}  sampling",
-        "-" * 84,
+        f"{'source':<16}{'tokens':>17}{'given':>8}{'weight':>8}{'p':>8}{'epochs':>8}{'drawn':>18}  sampling",
+        "-" * 100,
     ]
     for name, s in mixture["sources"].items():
         e = float(s["epochs"])
         how = "up-sampled" if e > 1 + 1e-9 else "down-sampled" if e < 1 - 1e-9 else "once"
         flag = " (capped: re-solved)" if s.get("capped") else ""
         within = s.get("sampling", {}).get("method", "uniform")
+        given = float(s.get("weight_given", s["weight"]))
         lines.append(
-            f"{name:<16}{int(s['tokens']):>16,}{float(s['weight']):>9.1%}{e:>9.2f}"
-            f"{float(s['tokens_drawn']):>18,.0f}  {how}, {within}{flag}"
+            f"{name:<16}{int(s['tokens']):>17,}{given:>8.3g}{float(s['weight']):>8.1%}"
+            f"{float(s['probability']):>8.1%}{e:>8.2f}{float(s['tokens_drawn']):>18,.0f}  {how}, {within}{flag}"
         )
+    total = float(mixture["weight_sum_given"])
+    drawn = sum(float(s["tokens_drawn"]) for s in mixture["sources"].values())
     lines.append(
-        f"budget {int(mixture['budget_tokens']):,} tokens; weights given summed to {mixture['weight_sum_given']:g}"
+        f"budget {int(mixture['budget_tokens']):,} tokens, {drawn:,.0f} drawn; weights given summed to "
+        f"{total:g}, stream probability p = weight / sum of weights"
     )
     if mixture.get("resolved"):
         lines.append(

@@ -60,8 +60,14 @@ def sentencepiece_report(sp, heldout: Sequence[str]) -> dict[str, Any]:
 def train_and_report(
     sample_file: str | Path, vocab_size: int, heldout: Sequence[str], seed: int = 0
 ) -> dict[str, Any]:
-    """Train on `sample_file` and report; no timings, so the tokenizer manifest stays byte-stable."""
+    """Train on `sample_file` and report; no timings, so the tokenizer manifest stays byte-stable.
+
+    The comparison never fails the training: when SentencePiece refuses (a vocabulary smaller
+    than the characters it must cover, say) its refusal is reported instead of its figures.
+    """
     with tempfile.TemporaryDirectory(prefix="yuliao-spm-") as d:
-        return sentencepiece_report(
-            train_sentencepiece(sample_file, vocab_size, Path(d) / "m", seed), heldout
-        )
+        try:
+            sp = train_sentencepiece(sample_file, vocab_size, Path(d) / "m", seed)
+        except RuntimeError as e:
+            return {"skipped": f"SentencePiece could not train at vocab_size={vocab_size}: {e}"}
+        return sentencepiece_report(sp, heldout)

@@ -203,7 +203,7 @@ def train_tokenizer(
         if counter.docs == 0:
             raise DatasetError("no training texts: the input is empty (or every text was null)")
         spm_report = None
-        if compare_sentencepiece:
+        if compare_sentencepiece and heldout:  # nothing held out: nothing to compare on
             from tokenization.spm_compare import train_and_report
 
             spm_report = train_and_report(sample, cfg.vocab_size, heldout, cfg.seed)

@@ -127,6 +127,8 @@ def test_encode_shards_match_input_and_manifest(dataset: Path, tokenizer_dir: Pa
     assert m["tokens_per_source"] == per_source
     assert sorted(per_source) == ["poems", "prose", "web"]
     assert m["rows"] == SHARDS * ROWS_PER_SHARD
+    # make_rows cycles the three sources: 240 rows -> 80 documents each.
+    assert m["docs_per_source"] == {"poems": 80, "prose": 80, "web": 80}
 
 
 def test_rerun_and_resume_are_byte_identical(dataset: Path, tokenizer_dir: Path, tmp_path: Path):

@@ -116,7 +116,8 @@ def test_cli_train_with_mixture_and_kind(tmp_path: Path):
     sampling = m["training"]["sampling"]
     assert sampling["rates"]["poems"] > 1 > sampling["rates"]["prose"]  # up- and down-sampled
     assert m["training"]["heldout_docs"] == 6  # every 50th of 300 input documents
-    assert "TGH level-1 coverage" in r.output
+    assert "TGH level-1 coverage" in r.output and "sentencepiece_bpe" in r.output  # side by side by default
+    assert m["report"]["sentencepiece_bpe"]["heldout_docs"] == m["report"]["yuliao"]["heldout_docs"] == 6
     r = runner.invoke(app, [*args, "--kind", "unigram"])
     assert r.exit_code == 2
     r = runner.invoke(app, [*args, "--holdout-every", "0", "--split-cjk-chars"])

@@ -16,7 +16,7 @@ from tokenization import special_tokens as st
 from tokenization.bpe import LLAMA3_SPLIT_PATTERN, SPLIT_PATTERN
 from tokenization.cjk import CJK_RE, is_cjk
 from tokenization.config import TokenizerConfig
-from tokenization.evaluate import cjk_split_violations, classify
+from tokenization.evaluate import cjk_split_violations, classify, format_side_by_side
 from tokenization.tgh import LEVEL1
 from tokenization.train import train_tokenizer
 
@@ -197,3 +197,15 @@ def test_sentencepiece_side_by_side_report(tmp_path: Path):
         assert 0 <= r["tgh_level1_coverage"]["share"] <= 1
     assert ours["en"]["bytes"] == theirs["en"]["bytes"]  # the same held-out documents
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # sample file cleaned up
+
+
+def test_sentencepiece_refusal_is_reported_not_raised(tmp_path: Path):
+    pytest.importorskip("sentencepiece")
+    # 400 distinct CJK characters need more than a 380-piece SentencePiece vocabulary.
+    docs = ["".join(chr(0x4E00 + (i * 7 + k) % 400) for k in range(60)) for i in range(100)]
+    m = train_tokenizer(
+        iter(docs), TokenizerConfig(vocab_size=380, holdout_every=10), tmp_path, compare_sentencepiece=True
+    )
+    assert "vocab_size=380" in m["report"]["sentencepiece_bpe"]["skipped"]
+    assert m["report"]["yuliao"]["heldout_docs"] == 10
+    assert "sentencepiece_bpe" not in format_side_by_side(m["report"])

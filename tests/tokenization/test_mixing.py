@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from pipeline.mix import solve
 from tokenization.mixing import SamplingConfig, copies_per_pass, document_weights
-from tokenization.mixture import build_mixture, table_2_1
+from tokenization.mixture import build_mixture, document_probabilities, table_2_1
 
 NAMES = ["web", "books", "wiki"]
 TOKENS = [700, 200, 100]  # measured tokens per source
@@ -96,3 +96,18 @@ def test_copies_per_pass_keep_the_source_token_count():
     assert np.dot(copies, lengths + 1) == pytest.approx((lengths + 1).sum())
     assert copies[1] / copies[0] == pytest.approx(2.0)
     assert copies_per_pass(None, lengths) is None
+
+
+def test_document_probabilities_give_token_shares_in_expectation():
+    plan = solve(NAMES, WEIGHTS, TOKENS, BUDGET)
+    sources = build_mixture(plan)["sources"]
+    docs = {"web": 70, "books": 2, "wiki": 20}  # mean tokens per document: 10, 100, 5
+    q = document_probabilities(sources, docs)
+    assert sum(q.values()) == pytest.approx(1)
+    # Expected tokens (document + EOS) per draw, by source, are proportional to the token shares.
+    per_draw = {s: q[s] * (TOKENS[NAMES.index(s)] / docs[s] + 1) for s in NAMES}
+    total = sum(per_draw.values())
+    for s, w in zip(NAMES, WEIGHTS, strict=True):
+        assert per_draw[s] / total == pytest.approx(w)
+    assert q["books"] < WEIGHTS[1] < q["wiki"] / 2  # long documents drawn less often, short more
+    assert document_probabilities(sources, {"web": 70}) == {}  # unknown counts: no field

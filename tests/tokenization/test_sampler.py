@@ -152,7 +152,14 @@ def write_token_shards(root: Path) -> Path:
         )
     write_json(
         root / "manifest.json",
-        {"shards": entries, "tokens_per_source": per_source, "eos_id": 2, "pad_id": 0, "dtype": "uint16"},
+        {
+            "shards": entries,
+            "tokens_per_source": per_source,
+            "docs_per_source": {"web": 40, "books": 40, "wiki": 40},
+            "eos_id": 2,
+            "pad_id": 0,
+            "dtype": "uint16",
+        },
     )
     return root
 
@@ -237,3 +244,31 @@ def test_cli_mix_solves_a_run_manifest_against_measured_tokens(tmp_path: Path):
     assert m["sources"]["web"]["tokens"] == measured["web"]
     assert "(capped: re-solved)" in r.output and "max_epochs bound for wiki" in r.output
     assert sum(s["probability"] for s in m["sources"].values()) == pytest.approx(1)
+    # For document-level streams: books' documents are ~10x longer, so drawn ~10x less often per token.
+    q = {s: v["document_probability"] for s, v in m["sources"].items()}
+    assert sum(q.values()) == pytest.approx(1) and q["books"] < m["sources"]["books"]["probability"] / 3
+
+
+def test_cli_mix_prints_gpt3_table_from_declared_tokens(tmp_path: Path):
+    repo = Path(__file__).resolve().parents[2]
+    gpt3 = repo / "manifests" / "gpt3_mixture.yaml"
+    runner = CliRunner()
+    r = runner.invoke(app, ["mix", str(gpt3)])  # no token shards: the paper's own token counts
+    assert r.exit_code == 0, r.output
+    rows = {line.split()[0]: line.split() for line in r.output.splitlines()[2:7]}
+    # source, tokens, given, weight, p, epochs (GPT-3 Table 2.1 from its tokens and rounded shares)
+    assert rows["common_crawl"][1:6] == ["410,000,000,000", "0.6", "60.0%", "59.4%", "0.44"]
+    assert rows["webtext2"][1:6] == ["19,000,000,000", "0.22", "22.0%", "21.8%", "3.47"]
+    assert [rows[s][5] for s in ("books1", "books2", "wikipedia")] == ["2.00", "0.44", "3.00"]
+    assert "weights given summed to 1.01" in r.output
+    out = tmp_path / "gpt3.json"
+    r = runner.invoke(app, ["mix", str(gpt3), "--sampling", "common_crawl=pareto", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads(out.read_text())
+    assert m["sources"]["common_crawl"]["sampling"]["method"] == "pareto"
+    assert m["sources"]["wikipedia"]["sampling"]["method"] == "uniform"
+    assert m["budget_tokens"] == 300_000_000_000 and m["weight_sum_given"] == pytest.approx(1.01)
+    r = runner.invoke(app, ["mix", str(gpt3), "--sampling", "cc=pareto"])
+    assert r.exit_code == 2 and "cc" in r.output
+    r = runner.invoke(app, ["mix", str(gpt3), "--sampling", "common_crawl=temperature"])
+    assert r.exit_code == 2 and "sampling" in r.output

@@ -70,9 +70,10 @@ def train(
     compare_sentencepiece: Annotated[
         bool,
         typer.Option(
-            "--compare-sentencepiece", help="Also train SentencePiece BPE, same data and size; report both."
+            "--compare-sentencepiece/--no-compare-sentencepiece",
+            help="Also train SentencePiece BPE on the same sample at the same size; report both side by side.",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
     """Train a tokenizer; loadable with tokenizers.Tokenizer.from_file and transformers.AutoTokenizer."""
     from itertools import islice
@@ -118,7 +119,7 @@ def train(
             source=",".join(str(p) for p in input),
             heldout=heldout,
             sampling=sampling,
-            compare_sentencepiece=compare_sentencepiece,
+            compare_sentencepiece=compare_sentencepiece and cfg.holdout_every is not None,
         )
     except (DatasetError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -131,3 +132,6 @@ def train(
     )
     if t["heldout_docs"]:
         typer.echo(format_side_by_side(manifest["report"]))
+        skipped = (manifest["report"].get("sentencepiece_bpe") or {}).get("skipped")
+        if skipped:
+            typer.echo(f"note: {skipped}")
