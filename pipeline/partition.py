@@ -155,8 +155,9 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
 
 def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> dict:
     """Drop duplicates (this partition's decision file), write its shards and its full ledger."""
-    from pipeline.dedup.job import read_decisions
+    from pipeline.dedup.job import read_cluster_sizes, read_decisions
     from pipeline.dedup.keys import KEY_COLUMNS
+    from pipeline.dedup.lines import load_frequent, strip_table
 
     ledger_path = out / "ledger" / f"{part.name}.parquet"
     shard_list = work / "stage3" / f"{part.name}.shards.json"
@@ -169,6 +170,25 @@ def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> d
     is_dup = np.array([i in duplicates for i in ids], dtype=bool)
     kept = table.filter(pa.array(~is_dup)).drop_columns([c for c in KEY_COLUMNS if c in table.column_names])
     dup = table.filter(pa.array(is_dup))
+    # Documents each kept one stands for (1 + its duplicates): for "rehydration" up-sampling later.
+    sizes = read_cluster_sizes(work, part.name)
+    kept = kept.append_column(
+        "cluster_size", pa.array([sizes.get(i, 1) for i in kept.column("id").to_pylist()], pa.int32())
+    )
+    if cfg.dedup.lines.enabled:  # CCNet-style: strip units frequent across the kept documents
+        kept, units_removed, _ = strip_table(kept, load_frequent(work), cfg.dedup.lines)
+        kept = kept.append_column("lines_removed", pa.array(units_removed, pa.int32()))
+    emptied = pc.equal(pc.utf8_trim_whitespace(kept.column("text")), "").to_numpy(zero_copy_only=False)
+    gone = kept.filter(pa.array(emptied))
+    kept = kept.filter(pa.array(~emptied))
+    emptied_rows = ledger.rows(
+        gone.column("id").to_pylist(),
+        gone.column("source").to_pylist(),
+        stage="dedup",
+        decision="filtered",
+        reasons=["empty_after_line_dedup"] * gone.num_rows,
+        nbytes=[0] * gone.num_rows,
+    )
     dup_ids = dup.column("id").to_pylist()
     dup_rows = ledger.rows(
         dup_ids,
@@ -203,6 +223,8 @@ def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> d
         )
     result = {"partition": part.name, "shards": shards, "kept": kept.num_rows, "duplicates": dup.num_rows}
     write_json(shard_list, result)
-    write_parquet(ledger_path, ledger.concat([ledger.read_file(drops_path), dup_rows, kept_rows]))
+    write_parquet(
+        ledger_path, ledger.concat([ledger.read_file(drops_path), dup_rows, emptied_rows, kept_rows])
+    )
     mark_done(ledger_path)
     return result

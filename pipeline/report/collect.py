@@ -98,7 +98,7 @@ def _sum_dicts(dicts) -> dict[str, int]:
 
 
 # Columns of kept documents the report summarises when a step produced them.
-_OPTIONAL = ("lang", "script", "quality_score", "text_original_script")
+_OPTIONAL = ("lang", "script", "quality_score", "text_original_script", "cluster_size", "lines_removed")
 
 
 def _kept_columns(ds: Path, manifest: dict) -> dict[str, list]:

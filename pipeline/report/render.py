@@ -52,6 +52,11 @@ def summary_lines(r: dict) -> list[str]:
         )
     lines.append("")
     lines.append(f"duplicates: exact {r['duplicates']['exact']}, near {r['duplicates']['near']}")
+    removed = r["kept_docs"].get("lines_removed")
+    if removed:
+        lines.append(
+            f"line dedup: {sum(removed)} repeated lines removed from {sum(1 for x in removed if x)} documents"
+        )
     ds = r["dataset"]
     lines.append(f"dataset: {ds['rows']} documents in {ds['shards']} shards")
     if "tokenizer" in r:
@@ -124,6 +129,15 @@ def _tables(r: dict) -> list[Section]:
         if col in kept:
             counts = Counter(kept[col]).most_common()
             out.append(Section(title, header=[col, "documents"], rows=[[str(k), str(v)] for k, v in counts]))
+    if kept.get("cluster_size"):
+        sizes = Counter(kept["cluster_size"])
+        out.append(
+            Section(
+                "Kept documents by duplicate-cluster size (1 = no duplicates)",
+                header=["cluster size", "kept documents"],
+                rows=[[str(k), str(v)] for k, v in sorted(sizes.items())],
+            )
+        )
     if kept.get("boilerplate_totals"):
         out.append(
             Section(

@@ -141,3 +141,32 @@ def test_dask_scheduler_address_gives_the_same_result(run_dir, tmp_path):
         assert len(client.scheduler_info()["workers"]) == 2
         run_pipeline(_sources(), CFG, out, client=client, base_dir=SAMPLE)
     assert _tree_bytes(out) == _tree_bytes(run_dir)
+
+
+def test_cluster_size_accounts_for_every_duplicate(run_dir):
+    led = ledger.read(run_dir / "ledger")
+    duplicates = pc.sum(pc.equal(led["decision"], "duplicate")).as_py()
+    assert duplicates > 0
+    sizes = [
+        s
+        for p in sorted((run_dir / "data").glob("*.arrow"))
+        for s in read_arrow(p).column("cluster_size").to_pylist()
+    ]
+    kept = len(sizes)
+    assert min(sizes) >= 1 and sum(sizes) == kept + duplicates  # each duplicate stands behind one kept doc
+
+
+def test_line_dedup_strips_site_wide_lines(tmp_path):
+    from pipeline.config import DedupConfig
+    from pipeline.config.dedup import LineDedupConfig
+
+    cfg = PipelineConfig(shard_rows=100, dedup=DedupConfig(lines=LineDedupConfig(enabled=True, min_count=5)))
+    out = tmp_path / "out"
+    result = run_pipeline(_sources(), cfg, out, client=None, base_dir=SAMPLE)
+    tables = [read_arrow(p) for p in sorted((out / "data").glob("*.arrow"))]
+    removed = sum(sum(t.column("lines_removed").to_pylist()) for t in tables)
+    assert removed > 0
+    led = ledger.read(out / "ledger")
+    assert led.num_rows == result.manifest["ledger"]["rows"]
+    kept_texts = [x for t in tables for x in t.column("text").to_pylist()]
+    assert all(x.strip() for x in kept_texts)  # documents emptied by stripping are filtered, not kept
