@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.config.base import Strict
+from tokenization.mixing import SamplingConfig
 
 
 class SourceConfig(Strict):
@@ -23,6 +24,11 @@ class SourceConfig(Strict):
     weight: float = Field(gt=0, description="share of training tokens (normalised over sources)")
     tokens: int | None = Field(default=None, gt=0, description="declared token count (mixing without data)")
     max_epochs: float | None = Field(default=None, gt=0)
+    sampling: SamplingConfig | None = Field(
+        default=None,
+        description="sampling inside the source: uniform (default), pareto (GPT-3, on quality_score), "
+        "score, or rehydrate (by dedup cluster_size)",
+    )
 
 
 def _unique_names(sources: list[SourceConfig]) -> list[SourceConfig]:

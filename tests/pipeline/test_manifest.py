@@ -62,3 +62,14 @@ def test_bad_yaml_and_missing_file(tmp_path):
         load_manifest(bad)
     with pytest.raises(ManifestError, match="not found"):
         load_manifest(tmp_path / "nope.yaml")
+
+
+def test_source_sampling_loads_and_bad_method_is_named():
+    data = _demo()
+    data["sources"][0]["sampling"] = "pareto"
+    data["sources"][1]["sampling"] = {"method": "rehydrate"}
+    m = parse_manifest(data, REPO / "manifests")
+    assert [s.sampling.method if s.sampling else None for s in m.sources] == ["pareto", "rehydrate", None]
+    data["sources"][2]["sampling"] = "best"
+    with pytest.raises(ManifestError, match=r"sources\.2\.sampling\.method"):
+        parse_manifest(data, REPO / "manifests")
