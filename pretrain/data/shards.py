@@ -145,10 +145,11 @@ class TokenShards:
     # ---- index from the manifest only --------------------------------------------------------
 
     def _index_sources(self) -> dict[str, _SourceDocs]:
-        """Rows per source per shard from the manifest: `rows_per_source`, or a single-source shard's `rows`."""
+        """Rows per source per shard from the manifest (`rows_per_source`, or the encoder's
+        `docs_per_source`: one row per document), else a single-source shard's `rows`."""
         parts: dict[str, list[tuple[int, int]]] = {}
         for i, entry in enumerate(self._shards):
-            counts = entry.get("rows_per_source")
+            counts = entry.get("rows_per_source") or entry.get("docs_per_source")
             if counts is None:
                 present = list(entry.get("tokens_per_source", {}))
                 # one source: all rows are its; several (old manifests): count the `source` column (slow)

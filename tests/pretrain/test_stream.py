@@ -317,3 +317,17 @@ def test_mix_meter_counts_tokens_and_epochs(ws: Workspace) -> None:
     assert all(m["epochs"] > 1 for m in mix.values())  # 200k tokens is several passes over 120 docs
     with pytest.raises(ValueError, match="forward"):
         meter.update(10)
+
+
+def test_encoder_docs_per_source_indexes_without_opening_shards(ws: Workspace, tmp_path: Path) -> None:
+    """`yuliao tokenizer encode` writes `docs_per_source` per shard (one row per document)."""
+    enc = tmp_path / "tokens"
+    shutil.copytree(ws.tokens_dir, enc)
+    manifest = json.loads((enc / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        entry["docs_per_source"] = entry.pop("rows_per_source")
+    (enc / "manifest.json").write_text(json.dumps(manifest))
+    a, b = TokenShards(ws.tokens_dir), TokenShards(enc)
+    assert b.opened == 0  # indexed from the manifest alone
+    for src in a.sources:
+        assert a.doc_lengths(src).tolist() == b.doc_lengths(src).tolist()
