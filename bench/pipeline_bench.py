@@ -107,6 +107,9 @@ def run_yuliao(warcs: list[str], workers: int, extractor: str, work: Path) -> di
             "read": {"split_bytes": 2 * 2**20},
             "extract": {"extractor": extractor},
             "dedup": {"exact": False, "near": False},
+            # not on datatrove's path (read → extract → Gopher/C4): PII masking; the quality
+            # classifier is off by default.  Language id stays: the filters are scoped by language.
+            "pii": {"enabled": False},
         },
     }
     mpath = work / f"bench-{extractor}-{workers}.yaml"

@@ -63,6 +63,16 @@ class LangIdConfig(Strict):
         ge=100,
         description="characters classified per document; longer ones are sampled in 5 evenly spaced windows",
     )
+    quick_chars: int | None = Field(
+        default=3_000,
+        ge=100,
+        description="first look at a long document: this many characters in 5 windows; when one "
+        "language holds at least `quick_min_share` of them, that is the answer, else the document is "
+        "read at `max_chars` (mixed pages).  None: always `max_chars`",
+    )
+    quick_min_share: float = Field(
+        default=0.95, gt=0.5, le=1, description="share one language needs for the first look to settle"
+    )
 
     @model_validator(mode="after")
     def _known_languages(self) -> LangIdConfig:

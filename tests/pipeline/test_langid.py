@@ -264,3 +264,26 @@ def test_config_validation() -> None:
     with pytest.raises(pydantic.ValidationError, match="code_lang"):
         LangIdConfig(code_lang="code")
     assert LangIdConfig(languages=["id", "ms"], keep_langs=["ms"]).keep_langs == ["ms"]
+
+
+def test_first_look_settles_monolingual_pages_and_rereads_mixed_ones(monkeypatch) -> None:
+    import pipeline.steps.langid as lid
+    from pipeline.config import LangIdConfig
+
+    calls: list[int] = []
+    real = lid._analyze
+
+    def counting(lines, cfg):
+        calls.append(sum(len(x) for x in lines))
+        return real(lines, cfg)
+
+    monkeypatch.setattr(lid, "_analyze", counting)
+    cfg = LangIdConfig()
+    zh = "长城是中国古代的军事防御工程，修筑历史可上溯到西周时期，绵延万里。\n" * 200
+    en = "The wall was built over many centuries to protect the northern borders.\n" * 200
+    one = lid.analyze(zh, cfg)
+    assert one.lang == "zh" and len(calls) == 1 and calls[0] <= cfg.quick_chars
+    calls.clear()
+    mixed = lid.analyze(zh[: len(zh) // 2] + en[: len(en) // 2], cfg)
+    assert len(calls) == 2 and calls[1] > cfg.quick_chars  # re-read at max_chars
+    assert 0.3 < mixed.shares["zh"] < 0.7 and 0.3 < mixed.shares["en"] < 0.7
