@@ -257,6 +257,14 @@ def main() -> None:
     ap.add_argument("--encode-every", type=int, default=4, help="encode bench on every Nth training doc")
     ap.add_argument("--encode-reps", type=int, default=3, help="interleaved encoding rounds (best of)")
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument(
+        "--normalise",
+        choices=["pipeline", "none"],
+        default="pipeline",
+        help="pipeline: run every document through the pipeline's clean step first (NFKC, invisible "
+        "characters, whitespace runs collapsed, paragraph breaks kept), as the tokenizer's real "
+        "training data is; none: the extracted text as is",
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
@@ -264,6 +272,12 @@ def main() -> None:
     from tokenization.spm_compare import sentencepiece_report, train_sentencepiece
 
     docs = load_docs(args.docs)
+    if args.normalise == "pipeline":
+        from pipeline.config import CleanConfig
+        from pipeline.steps.clean import clean_text
+
+        cfg = CleanConfig()
+        docs = [clean_text(d, cfg) for d in docs]
     # The peer holds out docs[::20] and trains on the rest; we also keep docs[10::20] out of
     # training so that AutoTokenizer parity runs on 1,000 documents no tokenizer has seen.
     held, unseen = docs[::20], docs[::10]
@@ -275,6 +289,7 @@ def main() -> None:
         "heldout_docs": len(held),
         "unseen_docs": len(unseen),
         "vocab": args.vocab,
+        "normalise": args.normalise,
     }
     print(f"{len(docs)} docs, {mb:.1f} MB training text, {len(held)} held out", flush=True)
 
