@@ -79,9 +79,13 @@ def sample_spans(
     rows, cols = np.nonzero(starts)
     word_pos[rows, before[rows, cols]] = cols
 
+    goal = np.broadcast_to(np.asarray(goal), (b,))
+    allowed_before = np.zeros((b, length + 1), np.int64)  # [B, L+1]: allowed tokens before position p
+    allowed_before[:, 1:] = np.cumsum(allowed, axis=1)
     diff = np.zeros((b, length + 1), np.int32)  # +1 at span starts, -1 at span ends
     r = np.arange(b)
     cur = np.zeros(b, np.int64)
+    covered = np.zeros(b, np.int64)  # allowed tokens inside this row's spans so far
     live = np.ones(b, bool)
     for t in range(steps):
         w = before[r, np.minimum(cur + lefts[:, t], length)]  # the span starts at the next word start
@@ -92,8 +96,11 @@ def sample_spans(
         diff[r[live], beg[live]] += 1
         diff[r[live], end[live]] -= 1
         cur = np.where(live, end + ctx[:, t] - lefts[:, t], cur)
+        covered += np.where(live, allowed_before[r, end] - allowed_before[r, beg], 0)
+        # A row whose spans already hold its goal is done: later spans would be cut away below
+        # anyway, so stopping changes nothing and saves about two thirds of the steps.
+        live &= covered < goal
     mask = (np.cumsum(diff[:, :length], axis=1) > 0) & allowed  # never specials
-    goal = np.broadcast_to(np.asarray(goal), (b,))
     mask &= np.cumsum(mask, axis=1) <= goal[:, None]  # the span crossing the goal is cut short
     return mask, mask.sum(axis=1)
 
@@ -118,11 +125,15 @@ def sample_targets(
     mask, num = sample_spans(
         starts, allowed, goals, u[:, : 2 * steps], max_span=max_span, alpha=alpha, beta=beta
     )
-    keys = np.where(allowed & ~mask, u[:, 2 * steps : 2 * steps + length], 2.0)  # [B, L]: free tokens < 1
-    top_up = np.zeros_like(mask)  # the (goal - num) free tokens with the smallest keys
-    picked = np.arange(length)[None, :] < (goals - num)[:, None]  # [B, L] in key order
-    np.put_along_axis(top_up, np.argsort(keys, axis=1), picked, axis=1)
-    return mask | top_up  # top up with random single tokens
+    short = np.flatnonzero(num < goals)  # rows whose spans fell short (few: the sort is only for them)
+    if len(short):
+        free = allowed[short] & ~mask[short]
+        keys = np.where(free, u[short, 2 * steps : 2 * steps + length], 2.0)  # [S, L]: free tokens < 1
+        top_up = np.zeros((len(short), length), dtype=bool)  # the (goal - num) smallest-key free tokens
+        picked = np.arange(length)[None, :] < (goals - num)[short, None]  # [S, L] in key order
+        np.put_along_axis(top_up, np.argsort(keys, axis=1), picked, axis=1)
+        mask[short] |= top_up  # top up with random single tokens
+    return mask
 
 
 def permutation_masks(is_target: np.ndarray, keys: np.ndarray) -> np.ndarray:
