@@ -16,6 +16,7 @@ only (an Arrow IPC file's batches are opened, zero-copy when local).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,7 +64,7 @@ def plan_splits(path: str, fmt: str, target_bytes: int, text_field: str | None =
         elif fmt == "jsonl":
             check_jsonl(path, text_field)
     if fmt == "jsonl":
-        return _byte_splits(path, target_bytes)
+        return _byte_splits(path, target_bytes, _uncompressed)
     if fmt == "parquet":
         return _grouped("row_groups", parquet_row_groups(path), target_bytes)
     if fmt == "arrow":
@@ -73,31 +74,25 @@ def plan_splits(path: str, fmt: str, target_bytes: int, text_field: str | None =
         files = list_text_files(path)
         return _grouped("files", [(1, size) for _, size in files], target_bytes)
     if fmt == "warc":
-        return _warc_splits(path, target_bytes)
+        from pipeline.io.warc import is_multi_member_gzip  # a range's reader finds its first member
+
+        return _byte_splits(path, target_bytes, is_multi_member_gzip)
     raise ValueError(f"unknown input format {fmt!r} for {path}")
 
 
-def _byte_splits(path: str, target_bytes: int) -> list[Split]:
+def _byte_splits(path: str, target_bytes: int, splittable: Callable[[str], bool]) -> list[Split]:
+    """Equal byte ranges of `path` when it is bigger than `target_bytes` and `splittable(path)`."""
     fs, local = fsspec.core.url_to_fs(path)
     size = fs.size(local)
-    if size <= target_bytes or compression_of(path) is not None:
+    if size <= target_bytes or not splittable(path):
         return [WHOLE]
     n = math.ceil(size / target_bytes)
     step = math.ceil(size / n)
     return [Split("bytes", s, min(s + step, size)) for s in range(0, size, step)]
 
 
-def _warc_splits(path: str, target_bytes: int) -> list[Split]:
-    """Byte ranges of a per-record-gzipped WARC; a range's reader finds its first member itself."""
-    from pipeline.io.warc import is_multi_member_gzip
-
-    fs, local = fsspec.core.url_to_fs(path)
-    size = fs.size(local)
-    if size <= target_bytes or not is_multi_member_gzip(path):
-        return [WHOLE]
-    n = math.ceil(size / target_bytes)
-    step = math.ceil(size / n)
-    return [Split("bytes", s, min(s + step, size)) for s in range(0, size, step)]
+def _uncompressed(path: str) -> bool:
+    return compression_of(path) is None
 
 
 def _grouped(kind: SplitKind, units: list[tuple[int, int]], target_bytes: int) -> list[Split]:
