@@ -57,13 +57,11 @@ def read_warc(
         if not head:
             return  # 0-byte file: no records
         gzipped = head == b"\x1f\x8b"
-        if start > 0:
-            first = next_member(fh, start, end)
-            if first is None:
-                return  # no record starts in this range
-            fh.seek(first)
+        begin = next_member(fh, start, end) if start > 0 else 0  # where this range's records begin
+        if begin is None:
+            return  # no record starts in this range
         last_split = end is None or end >= _size(fh)
-        fh.seek(first if start > 0 else 0)
+        fh.seek(begin)
         truncated_reason = "read_error:truncated_gzip" if gzipped else "read_error:truncated_record"
         last: int | None = None  # start of the last complete record
         try:
@@ -76,14 +74,14 @@ def read_warc(
                     return
                 last = pos
         except Exception as exc:  # damaged file: keep what was read, quarantine the rest
-            bad = start if last is None else _record_end(fh, last, gzipped) or last
+            bad = begin if last is None else _record_end(fh, last, gzipped) or last
             stop = _size(fh) if end is None else min(end, _size(fh))
             out.truncated(bad, _error_reason(exc, gzipped), max(stop - bad, 0))
             return
         if gzipped and last_split:  # FastWARC stops silently when the file ends inside a member
-            tail = _record_end(fh, start if last is None else last, gzipped)
+            tail = _record_end(fh, begin if last is None else last, gzipped)
             if tail is None and last is None:
-                tail = start  # not even the first member is whole
+                tail = begin  # not even the first member is whole
             if tail is not None and tail < _size(fh):
                 out.truncated(tail, truncated_reason, _remaining(fh, tail))
 
