@@ -175,20 +175,20 @@ def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> d
     kept = kept.append_column(
         "cluster_size", pa.array([sizes.get(i, 1) for i in kept.column("id").to_pylist()], pa.int32())
     )
+    emptied_rows = ledger.rows([], [], stage="dedup", decision="filtered")
     if cfg.dedup.lines.enabled:  # CCNet-style: strip units frequent across the kept documents
         kept, units_removed, _ = strip_table(kept, load_frequent(work), cfg.dedup.lines)
         kept = kept.append_column("lines_removed", pa.array(units_removed, pa.int32()))
-    emptied = pc.equal(pc.utf8_trim_whitespace(kept.column("text")), "").to_numpy(zero_copy_only=False)
-    gone = kept.filter(pa.array(emptied))
-    kept = kept.filter(pa.array(~emptied))
-    emptied_rows = ledger.rows(
-        gone.column("id").to_pylist(),
-        gone.column("source").to_pylist(),
-        stage="dedup",
-        decision="filtered",
-        reasons=["empty_after_line_dedup"] * gone.num_rows,
-        nbytes=[0] * gone.num_rows,
-    )
+        emptied = pc.equal(pc.utf8_trim_whitespace(kept.column("text")), "").to_numpy(zero_copy_only=False)
+        gone = kept.filter(pa.array(emptied))
+        kept = kept.filter(pa.array(~emptied))
+        emptied_rows = ledger.rows(
+            gone.column("id").to_pylist(),
+            gone.column("source").to_pylist(),
+            stage="dedup",
+            decision="filtered",
+            reasons=["empty_after_line_dedup"] * gone.num_rows,
+        )
     dup_ids = dup.column("id").to_pylist()
     dup_rows = ledger.rows(
         dup_ids,
@@ -199,12 +199,13 @@ def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> d
         duplicate_of=[duplicates[i][0] for i in dup_ids],
         nbytes=[len(t.encode()) for t in dup.column("text").to_pylist()],
     )
+    kept_bytes = pc.binary_length(kept.column("text")).to_pylist()  # UTF-8 bytes, once for ledger and shards
     kept_rows = ledger.rows(
         kept.column("id").to_pylist(),
         kept.column("source").to_pylist(),
         stage="output",
         decision="kept",
-        nbytes=[len(t.encode()) for t in kept.column("text").to_pylist()],
+        nbytes=kept_bytes,
     )
     shards = []
     for k, start in enumerate(range(0, kept.num_rows, cfg.shard_rows)):
@@ -217,7 +218,7 @@ def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> d
                 "source": part.source,
                 "rows": chunk.num_rows,
                 "bytes": (out / rel).stat().st_size,
-                "text_bytes": sum(len(t.encode()) for t in chunk.column("text").to_pylist()),
+                "text_bytes": sum(kept_bytes[start : start + cfg.shard_rows]),
                 "sha256": sha256_file(out / rel),
             }
         )
