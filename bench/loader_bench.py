@@ -8,7 +8,7 @@ corruption, permuted LM), at --seq-len model tokens per example:
   the trainer builds it: `compact`, the [L, L] masks being expanded on the GPU) behind
   `DataLoader(num_workers=1)`, measured in the training process, so reading, collation and the
   worker -> trainer transfer all count (items of about 64k tokens split into micro-batches, as
-  the trainer fetches them: `pretrain.train.FETCH_TOKENS`);
+  the trainer fetches them: `pretrain.train.micro_batches_per_item`);
 * collation tokens/s per CPU core: the collator alone on ready chunks, one thread.
 
 Tokens are MODEL INPUT tokens (span corruption reads 568 raw tokens per 512 inputs).
@@ -49,8 +49,7 @@ from torch.utils.data import DataLoader
 from pretrain.config import COMPATIBLE, ModelConfig, RunConfig
 from pretrain.data.stream import PretrainStream, micro_batches
 from pretrain.objectives import SpecialIds, chunk_length, make_collate, uses_words
-from pretrain.objectives.rng import ExampleKeys
-from pretrain.train import FETCH_TOKENS
+from pretrain.train import micro_batches_per_item
 
 VOCAB = 32_000
 H100_PEAK = 989e12  # bf16 dense, H100 SXM
@@ -126,7 +125,7 @@ def run_config(objective: str, seq_len: int, batch_size: int) -> RunConfig:
 
 def items_of(run: RunConfig) -> int:
     """Micro-batches per DataLoader item, as the trainer fetches them."""
-    return max(1, -(-FETCH_TOKENS // (run.batch_size * chunk_length(run))))
+    return micro_batches_per_item(run, chunk_length(run))
 
 
 def loader_tokens_per_s(data: Path, run: RunConfig, ids: SpecialIds, seconds: float) -> tuple[float, float]:
@@ -175,7 +174,7 @@ def collate_tokens_per_s(data: Path, run: RunConfig, ids: SpecialIds, seconds: f
     while time.perf_counter() - t0 < seconds:
         lo = (n * b) % (len(chunks) - b)
         ws = None if starts is None else starts[lo : lo + b]
-        stream.collate(chunks[lo : lo + b], ExampleKeys(0, np.arange(n * b, n * b + b)), word_starts=ws)
+        stream.collate_rows(chunks[lo : lo + b], list(range(n * b, n * b + b)), ws)
         n += 1
     return n * b * run.seq_len / (time.perf_counter() - t0)
 

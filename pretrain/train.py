@@ -40,7 +40,16 @@ from pretrain.models import build_model, transformer_blocks
 from pretrain.objectives import WordTable, chunk_length, expand, make_collate, special_ids, uses_words
 
 CAUSAL = ("clm",)  # objectives whose labels HF shifts by one inside the model
-FETCH_TOKENS = 65_536  # raw tokens per DataLoader item (several micro-batches): transfers cost per item
+# Raw tokens per DataLoader item (several micro-batches): a worker -> trainer transfer costs about a
+# millisecond per item plus half a millisecond per tensor, so small items cap the loader
+# (`bench/loader_bench.py`: permuted LM 6.2M tokens/s per worker at 64k, 9.4M at 256k).
+FETCH_TOKENS = 262_144
+
+
+def micro_batches_per_item(run: RunConfig, chunk_len: int) -> int:
+    """About FETCH_TOKENS per item, at least one optimizer step's worth, and not far past the run's end."""
+    fetch = -(-FETCH_TOKENS // (run.batch_size * chunk_len))
+    return max(run.grad_accum, min(fetch, run.steps * run.grad_accum))
 
 
 def lr_at(step: int, run: RunConfig) -> float:
@@ -195,7 +204,7 @@ def train(
     train_shards = TokenShards(tokens_dir, holdout=run.eval_holdout)
     words = WordTable.from_tokenizer(tokenizer, ids.special) if uses_words(run) else None
     collate = make_collate(run, ids, words, compact=True)  # [L, L] masks are built on the device
-    per_item = max(run.grad_accum, -(-FETCH_TOKENS // (run.batch_size * chunk_len)))  # micro-batches
+    per_item = micro_batches_per_item(run, chunk_len)
     dataset = PretrainStream(
         train_shards,
         mixture,

@@ -16,7 +16,11 @@ def _manifest(tmp_path: Path) -> Path:
     data = {
         "sources": [
             {"name": "poems", "paths": [str(SAMPLE / "poems.warc.gz")], "weight": 0.2},
-            {"name": "web", "paths": [str(SAMPLE / "web-zh.warc.gz"), str(SAMPLE / "mirror.jsonl.gz")], "weight": 0.8},
+            {
+                "name": "web",
+                "paths": [str(SAMPLE / "web-zh.warc.gz"), str(SAMPLE / "mirror.jsonl.gz")],
+                "weight": 0.8,
+            },
         ],
         "pipeline": {"shard_rows": 64},
     }
@@ -32,7 +36,11 @@ def _run(manifest: Path, out: Path) -> subprocess.Popen:
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
-    files = [*sorted((out / "data").glob("*.arrow")), *sorted((out / "ledger").glob("*.parquet")), out / "manifest.json"]
+    files = [
+        *sorted((out / "data").glob("*.arrow")),
+        *sorted((out / "ledger").glob("*.parquet")),
+        out / "manifest.json",
+    ]
     return {str(p.relative_to(out)): p.read_bytes() for p in files}
 
 

@@ -376,6 +376,78 @@ def test_xlnet_span_lengths_follow_one_over_n_in_words() -> None:
     assert np.abs(freq - expected).max() < 0.02
 
 
+def _spans_by_steps(
+    starts: np.ndarray,
+    allowed: np.ndarray,
+    goal: int | np.ndarray,
+    u: np.ndarray,
+    *,
+    max_span: int = 5,
+    alpha: int = 6,
+    beta: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Oracle: the span loop as batched numpy, one step over [B] arrays per span (the numba kernel's
+    first form).  Two formulations that agree on random inputs pin down the semantics.
+
+    starts, allowed [B, L] bool; goal: targets per row (int or [B]); u [B, 2 * span_steps(L)]
+    uniforms -> (mask [B, L] bool, targets per row [B]).
+    """
+    b, length = starts.shape
+    steps = u.shape[1] // 2
+    pvals = 1.0 / np.arange(1, max_span + 1)
+    cdf = np.cumsum(pvals / pvals.sum())
+    ns = np.minimum(np.searchsorted(cdf, u[:, :steps], side="right") + 1, max_span)  # [B, T]: words per span
+    ctx = ns * alpha // beta  # [B, T]: context reserved around each span
+    lefts = (u[:, steps : 2 * steps] * ctx).astype(np.int64)  # [B, T]: np.random.choice(ctx) in the reference
+
+    before = np.zeros((b, length + 1), np.int64)  # [B, L+1]: word starts before position p
+    before[:, 1:] = np.cumsum(starts, axis=1)
+    n_words = before[:, -1]
+    word_pos = np.full((b, length + 1), length, np.int64)  # [B, L+1]: position of the k-th word start
+    rows, cols = np.nonzero(starts)
+    word_pos[rows, before[rows, cols]] = cols
+
+    goal = np.broadcast_to(np.asarray(goal), (b,))
+    allowed_before = np.zeros((b, length + 1), np.int64)  # [B, L+1]: allowed tokens before position p
+    allowed_before[:, 1:] = np.cumsum(allowed, axis=1)
+    diff = np.zeros((b, length + 1), np.int32)  # +1 at span starts, -1 at span ends
+    r = np.arange(b)
+    cur = np.zeros(b, np.int64)
+    covered = np.zeros(b, np.int64)  # allowed tokens inside this row's spans so far
+    live = np.ones(b, bool)
+    for t in range(steps):
+        w = before[r, np.minimum(cur + lefts[:, t], length)]  # the span starts at the next word start
+        live &= (cur < length) & (w + ns[:, t] < n_words)  # its n-th word must end before the sequence does
+        if not live.any():
+            break
+        beg, end = word_pos[r, w], word_pos[r, np.minimum(w + ns[:, t], length)]
+        diff[r[live], beg[live]] += 1
+        diff[r[live], end[live]] -= 1
+        cur = np.where(live, end + ctx[:, t] - lefts[:, t], cur)
+        covered += np.where(live, allowed_before[r, end] - allowed_before[r, beg], 0)
+        # A row whose spans already hold its goal is done: later spans would be cut away below
+        # anyway, so stopping changes nothing and saves about two thirds of the steps.
+        live &= covered < goal
+    mask = (np.cumsum(diff[:, :length], axis=1) > 0) & allowed  # never specials
+    mask &= np.cumsum(mask, axis=1) <= goal[:, None]  # the span crossing the goal is cut short
+    return mask, mask.sum(axis=1)
+
+
+@pytest.mark.parametrize("length", [7, 100, 512])
+def test_span_kernel_matches_the_batched_numpy_formulation(length: int) -> None:
+    rng = np.random.default_rng(length)
+    rows = 64
+    starts = rng.random((rows, length)) < rng.uniform(0.2, 1.0, (rows, 1))  # word density per row
+    allowed = rng.random((rows, length)) < 0.95
+    goals = rng.integers(0, length // 3 + 2, rows)
+    u = rng.random((rows, 2 * span_steps(length)))
+    for goal in (goals, length // 6 + 1):
+        mask, num = sample_spans(starts, allowed, goal, u, max_span=5)
+        want_mask, want_num = _spans_by_steps(starts, allowed, goal, u, max_span=5)
+        assert (mask == want_mask).all() and (num == want_num).all()
+    assert mask.any()
+
+
 def test_plm_predicts_85_of_512_never_specials() -> None:
     rng = np.random.default_rng(1)
     tokens = _ordinary_tokens(rng, (200, 512))

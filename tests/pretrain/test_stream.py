@@ -144,6 +144,17 @@ def test_items_of_several_micro_batches_split_into_the_same_batches(ws: Workspac
     assert all(_same(a, b) for a, b in zip(plain, split, strict=True))
 
 
+def test_collating_in_pieces_gives_the_same_batches(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are collated a few rows at a time (cache-sized calls) and joined: nothing changes."""
+    import pretrain.data.stream as stream_module
+
+    whole = [b for b, _ in zip(_stream(ws, batch_size=12), range(3), strict=False)]
+    monkeypatch.setattr(stream_module, "COLLATE_TOKENS", 5 * 16)  # 5 rows per call: 5 + 5 + 2
+    pieces = [b for b, _ in zip(_stream(ws, batch_size=12), range(3), strict=False)]
+    assert all(_same(a, b) for a, b in zip(whole, pieces, strict=True))
+    assert all(b["input_ids"].shape[0] == 12 for b in pieces)
+
+
 def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
     stream = _stream(ws)
     batches = iter(stream)
