@@ -193,7 +193,11 @@ def train(
     flops_tok = flops_per_token(model, run.seq_len)
     peak = peak_flops(device, run.peak_tflops)
     if run.activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x; the old name warns
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     model.to(device).train()
     wrapped = D.wrap(model, info, run.parallel, transformer_blocks(model))
     optimizer = make_optimizer(wrapped, run, device)

@@ -143,6 +143,17 @@ def test_loss_is_normalised_by_target_tokens_across_micro_batches(ws: Workspace,
     assert split["losses"] == pytest.approx(whole["losses"], rel=1e-5)
 
 
+@pytest.mark.parametrize(("arch", "objective"), [("llama", "clm"), ("bert", "mlm")])
+def test_activation_checkpointing_recomputes_the_same_steps(
+    ws: Workspace, tmp_path: Path, arch: str, objective: str
+) -> None:
+    """Recomputing activations in the backward pass changes memory, not the numbers."""
+    plain = _train(ws, _run(arch, objective, steps=3), tmp_path / "plain")
+    recomputed = _train(ws, _run(arch, objective, steps=3, activation_checkpointing=True), tmp_path / "ckpt")
+    assert recomputed["losses"] == pytest.approx(plain["losses"], rel=1e-5)
+    assert len(plain["losses"]) == 3
+
+
 def test_eval_metrics_and_tensorboard(
     ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
