@@ -93,25 +93,28 @@ def chunk_bounds(text: pa.ChunkedArray, chunk_bytes: int) -> list[tuple[int, int
     return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo] or [(0, 0)]
 
 
-def _compact(table: pa.Table) -> pa.Table:
-    """A copy holding only this slice's bytes: a pickled slice carries its parent's whole
-    buffers, so each Dask task would otherwise be sent the entire input file."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as w:
-        w.write_table(table)
-    return pa.ipc.open_stream(sink.getvalue()).read_all()
-
-
-def _keys_task(item: tuple[str, pa.Table], work: Path, cfg: DedupConfig) -> str:
+def _keys_task(name: str, work: Path, cfg: DedupConfig) -> str:
     """Stage 1 for one chunk: its documents plus dedup keys, as an Arrow file."""
     from pipeline.dedup.keys import add_dedup_keys
 
-    name, table = item
     path = work / "stage1" / f"{name}.arrow"
     if not is_done(path):
-        write_arrow(path, add_dedup_keys(table, cfg))
+        write_arrow(path, add_dedup_keys(read_arrow(_chunk_path(work, name)), cfg))
         mark_done(path)
     return str(path)
+
+
+def _chunk_path(work: Path, name: str) -> Path:
+    return work / "input" / f"{name}.arrow"
+
+
+def _write_chunk(work: Path, name: str, table: pa.Table) -> None:
+    """The chunk's rows as an Arrow file a task memory-maps: cheaper than shipping them through
+    the scheduler (a pickled slice would even carry its parent's whole buffers)."""
+    path = _chunk_path(work, name)
+    if not is_done(path):
+        write_arrow(path, table)
+        mark_done(path)
 
 
 def _write_task(item: tuple[int, str], work: Path, out: Path, source: list[str], cfg: DedupConfig) -> dict:
@@ -210,24 +213,27 @@ def dedup_files(
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     work = _prepare(out, _fingerprint(inputs, id_field, text_field, cfg, chunk_bytes))
-    chunks: list[tuple[str, pa.Table]] = []
+    names: list[str] = []
     source: list[str] = []
+    id_columns: list[pa.ChunkedArray] = []
     for path in inputs:
         table = read_documents(path, id_field, text_field)
+        id_columns.append(table.column("id"))
         for lo, hi in chunk_bounds(table.column("text"), chunk_bytes):
-            chunks.append((f"chunk-{len(chunks):05d}", _compact(table.slice(lo, hi - lo))))
+            names.append(f"chunk-{len(names):05d}")
             source.append(path.name)
-    ids = pc.count_distinct(pa.chunked_array([c.column("id") for _, c in chunks])).as_py()
-    documents = sum(c.num_rows for _, c in chunks)
+            _write_chunk(work, names[-1], table.slice(lo, hi - lo))
+    ids = pc.count_distinct(pa.chunked_array([c for col in id_columns for c in col.chunks])).as_py()
+    documents = sum(len(col) for col in id_columns)
+    del id_columns, table
     if ids != documents:
         raise ValueError(f"--id-field {id_field!r}: {documents - ids} ids are not unique across the inputs")
     seconds["read"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    paths = map_tasks(client, _keys_task, chunks, "dedup keys", work=work, cfg=cfg)
+    paths = map_tasks(client, _keys_task, names, "dedup keys", work=work, cfg=cfg)
     seconds["keys"] = time.perf_counter() - t
-    key_files = [(name, Path(p)) for (name, _), p in zip(chunks, paths, strict=True)]
-    del chunks
+    key_files = [(name, Path(p)) for name, p in zip(names, paths, strict=True)]
     stats = find_duplicates(key_files, work, cfg, client, index=index)
     seconds.update(stats["round_seconds"])
 
