@@ -30,6 +30,7 @@ def is_segmented(word: str) -> bool:
     """True for a word cut by jieba (or a kana character): its length is not a word length."""
     return _CJK_RUN.match(word) is not None
 
+
 _lock = threading.Lock()
 _jieba = None
 _init_seconds: float | None = None
