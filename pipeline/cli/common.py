@@ -26,3 +26,22 @@ def print_and_write_report(out: Path) -> Path:
     path = write_report(r, out / "report")
     typer.echo(f"\nreport: {path}")
     return path
+
+
+def run_pipeline_or_exit(m: Manifest, output: Path, client: object, overwrite: bool) -> None:
+    """Stage the manifest's sources into `output`; an output made with another config exits 2."""
+    from pipeline.run import OutputConflict, run_pipeline
+
+    try:
+        run_pipeline(
+            m.sources,
+            m.pipeline,
+            output,
+            client,
+            m.base_dir,
+            overwrite=overwrite,
+            resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
+        )
+    except OutputConflict as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(2) from None

@@ -27,7 +27,7 @@ def demo_command(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'inline'")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an output made with another config")] = False,
 ) -> None:
-    from pipeline.cli.common import manifest_or_exit, print_and_write_report
+    from pipeline.cli.common import manifest_or_exit, print_and_write_report, run_pipeline_or_exit
 
     path = manifest or _default_manifest()
     if not path.exists():
@@ -44,7 +44,6 @@ def demo_command(
     from pipeline.cluster import open_client
     from pipeline.io.atomic import write_json
     from pipeline.mix import format_table
-    from pipeline.run import OutputConflict, run_pipeline
     from pretrain.cli import train_runs
     from tokenization.encode import encode_dataset
     from tokenization.train import iter_dataset_texts, train_tokenizer
@@ -54,19 +53,7 @@ def demo_command(
     dataset = output / "dataset"
     with open_client(scheduler, workers) as client:
         typer.secho("== 1/5 pipeline: read, decode, extract, clean, langid, filter, dedup", bold=True)
-        try:
-            run_pipeline(
-                m.sources,
-                m.pipeline,
-                dataset,
-                client,
-                m.base_dir,
-                overwrite=overwrite,
-                resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
-            )
-        except OutputConflict as e:
-            typer.secho(str(e), fg="red", err=True)
-            raise typer.Exit(2) from None
+        run_pipeline_or_exit(m, dataset, client, overwrite)
 
         typer.secho("== 2/5 tokenizer: byte-level BPE", bold=True)
         tok_dir = output / m.pretrain_data.tokenizer

@@ -17,9 +17,8 @@ def run_command(
     workers: Annotated[int | None, typer.Option(help="LocalCluster workers (default: cores)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an output made with another config")] = False,
 ) -> None:
-    from pipeline.cli.common import manifest_or_exit, print_and_write_report
+    from pipeline.cli.common import manifest_or_exit, print_and_write_report, run_pipeline_or_exit
     from pipeline.cluster import open_client
-    from pipeline.run import OutputConflict, run_pipeline
 
     m = manifest_or_exit(manifest)
     missing = [s.name for s in m.sources if not s.paths]
@@ -31,17 +30,5 @@ def run_command(
         )
         raise typer.Exit(2)
     with open_client(scheduler, workers) as client:
-        try:
-            run_pipeline(
-                m.sources,
-                m.pipeline,
-                output,
-                client,
-                m.base_dir,
-                overwrite=overwrite,
-                resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
-            )
-        except OutputConflict as e:
-            typer.secho(str(e), fg="red", err=True)
-            raise typer.Exit(2) from None
+        run_pipeline_or_exit(m, output, client, overwrite)
     print_and_write_report(output)
