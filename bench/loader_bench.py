@@ -7,7 +7,7 @@ corruption, permuted LM), at --seq-len model tokens per example:
   memory-mapped Arrow shards, window shuffle, stored word starts, the objective's collator as
   the trainer builds it: `compact`, the [L, L] masks being expanded on the GPU) behind
   `DataLoader(num_workers=1)`, measured in the training process, so reading, collation and the
-  worker -> trainer transfer all count (items of about 64k tokens split into micro-batches, as
+  worker -> trainer transfer all count (items of about 256k tokens split into micro-batches, as
   the trainer fetches them: `pretrain.train.micro_batches_per_item`);
 * collation tokens/s per CPU core: the collator alone on ready chunks, one thread.
 
