@@ -223,9 +223,10 @@ def dedup_files(
             names.append(f"chunk-{len(names):05d}")
             source.append(path.name)
             _write_chunk(work, names[-1], table.slice(lo, hi - lo))
+        del table  # its chunks are on disk: hold one input's text at a time
     ids = pc.count_distinct(pa.chunked_array([c for col in id_columns for c in col.chunks])).as_py()
     documents = sum(len(col) for col in id_columns)
-    del id_columns, table
+    del id_columns
     if ids != documents:
         raise ValueError(f"--id-field {id_field!r}: {documents - ids} ids are not unique across the inputs")
     seconds["read"] = time.perf_counter() - t

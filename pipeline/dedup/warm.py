@@ -1,7 +1,7 @@
 """Load every numba kernel once (from numba's on-disk cache after the first run).
 
-A fresh process pays this once (about a second, with the imports the first real call makes); workers run it up front so the first
-partition's time measures work, not loading.
+A fresh process pays this once (about a second, with the imports the first real call makes);
+workers run it up front so the first partition's time measures work, not loading.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ def warm_up(cfg: DedupConfig | None = None) -> None:
     from pipeline.dedup.cluster import cluster
     from pipeline.dedup.keys import add_dedup_keys
     from pipeline.dedup.lsh import EXACT_BAND
-    from pipeline.dedup.minhash import shingle_sets, signatures_and_hashes
+    from pipeline.dedup.minhash import shingle_sets
     from pipeline.dedup.verify import _jaccard_pairs
 
     cfg = cfg or DedupConfig()
     texts = ["warm up 预热 the kernels", "warm up 预热 the kernels!"]
-    signatures_and_hashes(texts, cfg)
-    # the keys step as a task calls it: its first Arrow conversion also imports pandas (0.4 s)
+    # the keys step as a task calls it (signature kernel included): its first Arrow conversion
+    # also imports pandas (0.4 s)
     add_dedup_keys(pa.table({"id": ["a", "b"], "text": texts}), cfg)
     hashes, offsets = shingle_sets(texts, cfg)
     _jaccard_pairs(hashes, offsets, np.zeros(1, np.int64), np.ones(1, np.int64), np.empty(1))

@@ -36,9 +36,8 @@ from pretrain.data.shards import TokenShards
 from pretrain.objectives.rng import ExampleKeys
 
 BLOCK = 4096  # documents per sampling block; a constant of the stream format, not a tuning knob
-COLLATE_TOKENS = (
-    65_536  # tokens per collator call: bigger batches spill the CPU caches (MLM: 16M -> 8M tokens/s)
-)
+# tokens per collator call: bigger batches spill the CPU caches (MLM: 16M -> 8M tokens/s)
+COLLATE_TOKENS = 65_536
 WINDOW = 2048  # examples per shuffle window (memory: WINDOW × C int64 tokens per reader, 32 MB at C=2048)
 # collate(chunks [B, C] int64, rngs: ExampleKeys of the rows, word_starts [B, C] bool | None) -> tensors
 Collate = Callable[..., dict[str, torch.Tensor]]
