@@ -89,6 +89,15 @@ def build_model(run: RunConfig, tokenizer: Any) -> PreTrainedModel:
     return AUTO_CLASS[run.model.arch].from_config(config, **extra)
 
 
+def enable_activation_checkpointing(model: PreTrainedModel) -> None:
+    """Recompute each block's activations in the backward pass (non-reentrant, as FSDP2 needs)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x; the old name warns
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
 def transformer_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
     """The repeated layers (units for FSDP sharding): the model's `_no_split_modules`, else ModuleList items."""
     names = set(getattr(model, "_no_split_modules", None) or ()) - {"BertEmbeddings", "RobertaEmbeddings"}

@@ -36,7 +36,7 @@ from pretrain.data.stream import PretrainStream, load_mixture, micro_batches
 from pretrain.loss import loss_sum, target_count
 from pretrain.metrics import MetricsLog
 from pretrain.mfu import flops_per_token, mfu, peak_flops
-from pretrain.models import build_model, transformer_blocks
+from pretrain.models import build_model, enable_activation_checkpointing, transformer_blocks
 from pretrain.objectives import WordTable, chunk_length, expand, make_collate, special_ids, uses_words
 
 CAUSAL = ("clm",)  # objectives whose labels HF shifts by one inside the model
@@ -193,11 +193,7 @@ def train(
     flops_tok = flops_per_token(model, run.seq_len)
     peak = peak_flops(device, run.peak_tflops)
     if run.activation_checkpointing:
-        kwargs = {"use_reentrant": False}
-        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x; the old name warns
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-        else:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        enable_activation_checkpointing(model)
     model.to(device).train()
     wrapped = D.wrap(model, info, run.parallel, transformer_blocks(model))
     optimizer = make_optimizer(wrapped, run, device)

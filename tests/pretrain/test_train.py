@@ -21,7 +21,7 @@ from pretrain.config import ModelConfig, RunConfig
 from pretrain.data.shards import TokenShards
 from pretrain.data.stream import WINDOW, DocStream, load_mixture
 from pretrain.metrics import read_metrics
-from pretrain.models import AUTO_CLASS, build_model
+from pretrain.models import AUTO_CLASS, build_model, enable_activation_checkpointing
 from pretrain.train import lr_at, train
 from tests.pretrain.fixtures import Workspace, build_mixture, build_workspace
 
@@ -148,6 +148,10 @@ def test_activation_checkpointing_recomputes_the_same_steps(
     ws: Workspace, tmp_path: Path, arch: str, objective: str
 ) -> None:
     """Recomputing activations in the backward pass changes memory, not the numbers."""
+    model = build_model(_run(arch, objective), AutoTokenizer.from_pretrained(ws.tokenizer_dir))
+    enable_activation_checkpointing(model)  # what train() calls: it must really switch recomputation on
+    new_name = hasattr(type(model), "is_activation_checkpointing")  # transformers >= 5.2x (old name warns)
+    assert model.is_activation_checkpointing if new_name else model.is_gradient_checkpointing
     plain = _train(ws, _run(arch, objective, steps=3), tmp_path / "plain")
     recomputed = _train(ws, _run(arch, objective, steps=3, activation_checkpointing=True), tmp_path / "ckpt")
     assert recomputed["losses"] == pytest.approx(plain["losses"], rel=1e-5)
