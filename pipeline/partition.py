@@ -102,6 +102,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         text_field=part.text_field,
         split=part.split,
         max_record_bytes=cfg.read.max_record_bytes,
+        mime_types=frozenset(cfg.read.mime_types) if cfg.read.mime_types is not None else None,
     )
     timings["read"] = time.perf_counter() - t0
     input_records = read.records

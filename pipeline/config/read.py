@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pipeline.config.base import Strict
+from pipeline.io.payload import TEXT_MIME
 
 MiB = 1024 * 1024
 
@@ -26,3 +27,23 @@ class ReadConfig(Strict):
 
     max_record_bytes: int = Field(default=10 * MiB, gt=0, description="larger records are filtered unread")
     split_bytes: int = Field(default=64 * MiB, gt=0, description="target input bytes per partition")
+    mime_types: list[str] | None = Field(
+        default=None,
+        description="WARC records: the document MIME types to read, e.g. [text/html, "
+        "application/xhtml+xml] for HTML only (as datatrove's WarcReader); other text records are "
+        "filtered unread (`mime_type_not_selected`). None reads every text type. WET conversion "
+        "records are text/plain; records with no type at all are read and sniffed",
+    )
+
+    @field_validator("mime_types")
+    @classmethod
+    def _known_text_types(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        value = [v.strip().lower() for v in value]
+        unknown = sorted(set(value) - TEXT_MIME)
+        if unknown or not value:
+            raise ValueError(
+                f"mime_types: {unknown or '[]'} are not document types; choose from {sorted(TEXT_MIME)}"
+            )
+        return value

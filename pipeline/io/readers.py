@@ -58,8 +58,12 @@ def read_partition(
     text_field: str = "text",
     split: Split | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    mime_types: frozenset[str] | None = None,
 ) -> PartitionRead:
-    """Read one file or split of it (any fsspec URL) into RAW_SCHEMA rows plus ledger rows."""
+    """Read one file or split of it (any fsspec URL) into RAW_SCHEMA rows plus ledger rows.
+
+    `mime_types` selects WARC records by document type (None: every text type).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown input format {fmt!r} for {path} (expected one of {', '.join(FORMATS)})")
     split = split or WHOLE
@@ -69,7 +73,7 @@ def read_partition(
     out = Collector(source, path)
     if fmt == "warc":
         start, end = (0, None) if whole else (split.start, split.end)
-        read_warc(path, out, max_record_bytes, start, end)
+        read_warc(path, out, max_record_bytes, start, end, mime_types)
     elif fmt == "jsonl":
         start, end = (0, None) if whole else (split.start, split.end)
         read_jsonl(path, text_field, out, max_record_bytes, start, end)

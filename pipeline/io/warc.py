@@ -13,8 +13,9 @@ Documents are `response` (HTTP) and `resource` records, and WET `conversion` rec
 which hold already-extracted plain text (marked text/plain so no HTML extraction runs).
 Before a payload is kept, records are filtered (ledger rows, never silent) by HTTP status
 (`http_status:<code>`), by type (`non_text_payload`: declared Content-Type, Common Crawl's
-WARC-Identified-Payload-Type, then the payload's first bytes) and by size
-(`record_too_large`); filtered payloads are only streamed through a hash, never held.
+WARC-Identified-Payload-Type, then the payload's first bytes; `mime_type_not_selected`: a
+text type outside `read.mime_types`) and by size (`record_too_large`); filtered payloads are
+only streamed through a hash, never held.
 
 Splits: a `.warc.gz` written one gzip member per record (the WARC standard's advice, and
 what Common Crawl and every crawler we know write) can be cut into byte ranges; a range owns
@@ -44,7 +45,12 @@ CHUNK = 1 << 20
 
 
 def read_warc(
-    path: str, out: Collector, max_record_bytes: int, start: int = 0, end: int | None = None
+    path: str,
+    out: Collector,
+    max_record_bytes: int,
+    start: int = 0,
+    end: int | None = None,
+    mime_types: frozenset[str] | None = None,
 ) -> None:
     """The records of one WARC file (or of its byte range [start, end)) into `out`.
 
@@ -69,7 +75,7 @@ def read_warc(
                 pos = rec.stream_pos
                 if end is not None and pos >= end:
                     return  # owned by the next range
-                if not _take(rec, pos, out, max_record_bytes):
+                if not _take(rec, pos, out, max_record_bytes, mime_types):
                     out.truncated(pos, truncated_reason, _remaining(fh, pos))
                     return
                 last = pos
@@ -132,7 +138,9 @@ def is_multi_member_gzip(path: str) -> bool:
         return end is not None and end < _size(fh) and _inflates_to_warc(fh, end)
 
 
-def _take(rec: WarcRecord, pos: int, out: Collector, max_bytes: int) -> bool:
+def _take(
+    rec: WarcRecord, pos: int, out: Collector, max_bytes: int, mime_types: frozenset[str] | None = None
+) -> bool:
     """Read one record into `out`; False when the file ended inside it."""
     size = rec.content_length  # of the payload: FastWARC has already read the HTTP headers
     if rec.headers.get("Content-Length") is None:
@@ -147,6 +155,8 @@ def _take(rec: WarcRecord, pos: int, out: Collector, max_bytes: int) -> bool:
         reason, decision = f"http_status:{status}", "filtered"
     elif content_type is not None and not is_text_mime(content_type):
         reason, decision = "non_text_payload", "filtered"
+    elif mime_types is not None and content_type is not None and mime_type(content_type) not in mime_types:
+        reason, decision = "mime_type_not_selected", "filtered"
     elif size > max_bytes:
         reason, decision = "record_too_large", "filtered"
     else:

@@ -105,6 +105,44 @@ def test_gbk_read_as_latin1_is_beyond_ftfy() -> None:
     assert fix_mojibake(gbk) == gbk
 
 
+def test_mojibake_repair_by_line_equals_ftfy_on_the_whole_text() -> None:
+    """Only lines that can hold mojibake go through ftfy; the result is ftfy's on the whole text."""
+    import random
+
+    import ftfy
+
+    pieces = [
+        "cafÃ©", "â€œquotedâ€\x9d", "plain ascii line", "naïve résumé", "中文".encode().decode("cp1252"),
+        "\x93smart\x94", "Ã ", "line ending œ", "Ã\xa0la", "\x1b[1mbold\x1b[0m", "", "  ", "数据库",
+    ]  # fmt: skip
+    rng = random.Random(0)
+    for _ in range(300):
+        text = "\n".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        assert fix_mojibake(text) == ftfy.fix_text(text, clean_mod._FTFY), repr(text)
+
+
+def _reference_whitespace(text: str) -> str:
+    """The plain regex form of the whitespace rules, as an oracle for the faster one."""
+    import re
+
+    text = re.sub(r"[^\S\n]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def test_whitespace_normalisation_matches_its_reference() -> None:
+    import random
+
+    cfg = CleanConfig(fix_mojibake=False, unicode_form="none", strip_control_chars=False, punctuation="keep")
+    alphabet = ["a", "b", " ", " ", "\n", "\t", "\u00a0", "\u3000", "\u2029", "\r", "\x85"]
+    rng = random.Random(1)
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        newlines = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x85", "\n")
+        expected = _reference_whitespace(newlines.replace("\u2029", "\n\n"))
+        assert clean_text(text, cfg) == expected, repr(text)
+
+
 # --- punctuation --------------------------------------------------------------------------
 
 

@@ -416,6 +416,39 @@ def test_non_text_payloads_are_filtered_unread(tmp_path: Path) -> None:
     assert len(set(read.quarantined.column("id").to_pylist())) == 5
 
 
+def test_mime_types_select_html_only(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.warc.gz"
+    write_warc(
+        path,
+        [
+            response("https://x.example/page", b"<html><p>page</p></html>"),
+            response("https://x.example/poem.txt", "床前明月光".encode(), "text/plain; charset=utf-8"),
+            response("https://x.example/x", b"<html><p>xhtml</p></html>", "application/xhtml+xml"),
+            response("https://x.example/img", b"\x89PNG\r\n\x1a\n", "image/png"),
+        ],
+    )
+    html = frozenset({"text/html", "application/xhtml+xml"})
+    read = read_partition(str(path), "x", "warc", mime_types=html)
+    assert read.batch.column("url").to_pylist() == ["https://x.example/page", "https://x.example/x"]
+    assert ledger_rows(read) == [
+        ("filtered", "mime_type_not_selected", "read"),
+        ("filtered", "non_text_payload", "read"),
+    ]
+    assert read.quarantined.column("bytes").to_pylist()[0] == len("床前明月光".encode())
+    assert read.records == 4
+    assert read_partition(str(path), "x", "warc").batch.num_rows == 3  # default: every text type
+
+
+def test_mime_types_config_names_the_field() -> None:
+    from pydantic import ValidationError
+
+    from pipeline.config import ReadConfig
+
+    assert ReadConfig(mime_types=["Text/HTML"]).mime_types == ["text/html"]
+    with pytest.raises(ValidationError, match=r"mime_types: \['image/png'\] are not document types"):
+        ReadConfig(mime_types=["text/html", "image/png"])
+
+
 def test_http_transfer_and_content_encodings_are_undone(tmp_path: Path) -> None:
     import zlib
 
