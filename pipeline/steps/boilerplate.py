@@ -260,16 +260,29 @@ def matching_rule(line: str, cfg: BoilerplateConfig, rules: list[str]) -> str | 
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
-def strip_boilerplate(text: str, cfg: BoilerplateConfig) -> tuple[str, dict[str, int]]:
-    """(text without boilerplate lines, removed lines per enabled rule)."""
+def strip_boilerplate(
+    text: str, cfg: BoilerplateConfig, verdicts: dict[str, str | None] | None = None
+) -> tuple[str, dict[str, int]]:
+    """(text without boilerplate lines, removed lines per enabled rule).
+
+    `verdicts` remembers each distinct line's rule across the documents of a batch: menus,
+    footers, code and table lines repeat from page to page of a site (a third to a half of
+    the dev crawl's lines), and a line's verdict depends on nothing else.
+    """
     rules = enabled_rules(cfg)
     counts = dict.fromkeys(rules, 0)
+    verdicts = {} if verdicts is None else verdicts
     kept = []
     for line in text.split("\n"):
         stripped = line.strip()
-        if stripped and (rule := matching_rule(stripped, cfg, rules)) is not None:
-            counts[rule] += 1
-            continue
+        if stripped:
+            if stripped in verdicts:
+                rule = verdicts[stripped]
+            else:
+                rule = verdicts[stripped] = matching_rule(stripped, cfg, rules)
+            if rule is not None:
+                counts[rule] += 1
+                continue
         kept.append(line)
     return _BLANK_LINES.sub("\n\n", "\n".join(kept)).strip(), counts
 
@@ -282,9 +295,10 @@ def remove_boilerplate(batch: pa.Table, cfg: BoilerplateConfig) -> StepResult:
     texts = batch.column("text").to_pylist()
     counts = {rule: [0] * len(texts) for rule in rules}
     drops: dict[int, tuple[str, str]] = {}
+    verdicts: dict[str, str | None] = {}
     for i, text in enumerate(texts):
         try:
-            texts[i], doc_counts = strip_boilerplate(text or "", cfg)
+            texts[i], doc_counts = strip_boilerplate(text or "", cfg, verdicts)
         except Exception as exc:  # a bad record must not take the partition down
             drops[i] = ("quarantined", f"boilerplate_error:{type(exc).__name__}")
             continue

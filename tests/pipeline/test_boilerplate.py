@@ -216,3 +216,24 @@ def test_defaults_spare_chinese_and_code() -> None:
     assert not CFG.terminal_punctuation
     assert not CFG.lorem_ipsum
     assert not CFG.c4_exact
+
+
+def test_batch_verdict_cache_changes_nothing() -> None:
+    """Lines repeated across a batch's documents are judged once; results equal one by one."""
+    cfg = BoilerplateConfig()
+    footer = ["版权所有 © 2024 某某公司", "首页 | 新闻 | 帮助 | 登录", "Next topic", "返回顶部"]
+    texts = [
+        "\n".join([f"第{i}段正文，内容完整。", *footer, f"Body line {i} ends here.", "  indented code x = 1"])
+        for i in range(5)
+    ] + ["版权所有 © 2024 某某公司", "", "only prose here."]
+    cfg_short = BoilerplateConfig(max_widget_chars=5)  # another config must not reuse verdicts
+    for c in (cfg, cfg_short):
+        out = remove_boilerplate(_batch(texts), c)
+        singles = [strip_boilerplate(t, c) for t in texts]
+        kept_ids = out.kept.column("id").to_pylist()
+        expected = {f"b-{i}": s for i, s in enumerate(singles) if s[0]}
+        assert kept_ids == list(expected)
+        assert out.kept.column("text").to_pylist() == [expected[i][0] for i in kept_ids]
+        for rule in enabled_rules(c):
+            col = out.kept.column(f"boilerplate_{rule}").to_pylist()
+            assert col == [expected[i][1][rule] for i in kept_ids]

@@ -37,4 +37,4 @@ class Doc:
 
     @cached_property
     def visible_chars(self) -> int:
-        return len(self.text) - sum(map(str.isspace, self.text))
+        return sum(map(len, self.text.split()))  # str.split() cuts at exactly the isspace characters

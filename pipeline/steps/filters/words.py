@@ -61,7 +61,7 @@ def words(text: str) -> list[str]:
     """Whitespace words, with CJK runs segmented by jieba."""
     out: list[str] = []
     for token in text.split():
-        if not _CJK_RUN.search(token):
+        if token.isascii() or not _CJK_RUN.search(token):
             out.append(token)
             continue
         for k, piece in enumerate(_CJK_RUN.split(token)):
