@@ -258,6 +258,7 @@ def matching_rule(line: str, cfg: BoilerplateConfig, rules: list[str]) -> str | 
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")
+MAX_VERDICTS = 100_000  # remembered lines per batch: ~10-20 MB of strings at most
 
 
 def strip_boilerplate(
@@ -267,7 +268,8 @@ def strip_boilerplate(
 
     `verdicts` remembers each distinct line's rule across the documents of a batch: menus,
     footers, code and table lines repeat from page to page of a site (a third to a half of
-    the dev crawl's lines), and a line's verdict depends on nothing else.
+    the dev crawl's lines), and a line's verdict depends on nothing else.  It is emptied
+    when it holds MAX_VERDICTS lines, so a big partition's memory stays bounded.
     """
     rules = enabled_rules(cfg)
     counts = dict.fromkeys(rules, 0)
@@ -279,6 +281,8 @@ def strip_boilerplate(
             if stripped in verdicts:
                 rule = verdicts[stripped]
             else:
+                if len(verdicts) >= MAX_VERDICTS:
+                    verdicts.clear()
                 rule = verdicts[stripped] = matching_rule(stripped, cfg, rules)
             if rule is not None:
                 counts[rule] += 1

@@ -237,3 +237,15 @@ def test_batch_verdict_cache_changes_nothing() -> None:
         for rule in enabled_rules(c):
             col = out.kept.column(f"boilerplate_{rule}").to_pylist()
             assert col == [expected[i][1][rule] for i in kept_ids]
+
+
+def test_verdict_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.steps.boilerplate as bp
+
+    monkeypatch.setattr(bp, "MAX_VERDICTS", 3)
+    verdicts: dict[str, str | None] = {}
+    text = "\n".join(
+        ["首页 | 新闻 | 帮助 | 登录", "a line.", "b line.", "c line.", "d line.", "首页 | 新闻 | 帮助 | 登录"]
+    )
+    assert strip_boilerplate(text, CFG, verdicts) == strip_boilerplate(text, CFG)
+    assert len(verdicts) <= 3
