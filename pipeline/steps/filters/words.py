@@ -28,7 +28,7 @@ _CJK_RUN = re.compile(f"([{_CJK}]+)")
 
 def is_segmented(word: str) -> bool:
     """True for a word cut by jieba (or a kana character): its length is not a word length."""
-    return _CJK_RUN.match(word) is not None
+    return not word.isascii() and _CJK_RUN.match(word) is not None
 
 
 _lock = threading.Lock()
