@@ -6,11 +6,12 @@
 
 Each round runs rensa, then Yuliao with every --workers setting (0 = in-process, N = a Dask
 LocalCluster of N single-threaded workers); datasketch (slow) runs in the first round only.
-Rounds interleave the contenders so machine noise hits all of them; medians are printed.
+Rounds interleave the contenders so machine noise hits all of them (Yuliao's settings swap
+order every round); medians are printed, with the CPU steal of this VM during each run.
 
 Throughput counts what the peers' own timers count, documents through shingling,
 signatures, LSH and clustering (Yuliao: keys + scatter + bucket + verify + cluster from
-report/timings.json; JSON parsing, process start and output writing excluded for all);
+report/timings.json -- the standalone command scatters inside its keys tasks; JSON parsing, process start and output writing excluded for all);
 the end-to-end wall time of Yuliao's command is printed too.  Peak RSS is sampled over
 the whole process tree (Dask workers included).  Quality: ../shared/bench/dedup_truth.py.
 """
@@ -33,8 +34,10 @@ BENCH = REPO.parent / "shared" / "bench"
 ENGINE = ("keys", "scatter", "bucket", "verify", "cluster")
 
 
-def run_tree(cmd: list[str], cwd: Path = REPO) -> tuple[str, float, float]:
-    """(stdout, wall seconds, peak RSS of the process tree in MB)."""
+def run_tree(cmd: list[str], cwd: Path = REPO) -> tuple[str, float, float, float]:
+    """(stdout, wall seconds, peak RSS of the process tree in MB, CPU steal in % of the machine's
+    CPU time meanwhile: time the hypervisor gave this VM's vCPUs to others)."""
+    cpu0 = psutil.cpu_times()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ps = psutil.Process(proc.pid)
@@ -49,7 +52,10 @@ def run_tree(cmd: list[str], cwd: Path = REPO) -> tuple[str, float, float]:
     out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed with {proc.returncode}")
-    return out, time.perf_counter() - t0, peak / 1e6
+    cpu1 = psutil.cpu_times()
+    spent = sum(cpu1) - sum(cpu0)
+    steal = 100 * (getattr(cpu1, "steal", 0.0) - getattr(cpu0, "steal", 0.0)) / max(spent, 1e-9)
+    return out, time.perf_counter() - t0, peak / 1e6, steal
 
 
 def score(docs: Path, truth: Path, kept: Path) -> dict:
@@ -64,13 +70,14 @@ def score(docs: Path, truth: Path, kept: Path) -> dict:
 
 def run_peer(python: str, name: str, docs: Path, out: Path) -> dict:
     kept = out / f"{name}.kept.txt"
-    stdout, wall, rss = run_tree([python, str(BENCH / f"peer_{name}.py"), str(docs), str(kept)])
+    stdout, wall, rss, steal = run_tree([python, str(BENCH / f"peer_{name}.py"), str(docs), str(kept)])
     res = json.loads(stdout.strip().splitlines()[-1])
     return {
         "docs_per_s": res["docs_per_s"],
         "MB_per_s": res["MB_per_s"],
         "wall_s": wall,
         "peak_rss_MB": rss,
+        "steal_pct": steal,
         "kept": kept,
     }
 
@@ -83,7 +90,7 @@ def run_yuliao(workers: int, docs: Path, out: Path) -> dict:
         import shutil
 
         shutil.rmtree(target)
-    _, wall, rss = run_tree(cmd)
+    _, wall, rss, steal = run_tree(cmd)
     timings = json.loads((target / "report" / "timings.json").read_text())
     summary = json.loads((target / "summary.json").read_text())
     engine = sum(timings.get(k, 0.0) for k in ENGINE)
@@ -94,6 +101,7 @@ def run_yuliao(workers: int, docs: Path, out: Path) -> dict:
         "engine_s": engine,
         "wall_s": wall,
         "peak_rss_MB": rss,
+        "steal_pct": steal,
         "index_bytes_per_doc": summary["band_index_bytes_per_document"],
         "bands": f"{summary['bands']}x{summary['rows']}",
         "kept": target / "kept_ids.txt",
@@ -137,12 +145,15 @@ def main() -> None:
             contenders.append(
                 ("datasketch", lambda: run_peer(args.peers_python, "datasketch", args.docs, args.out))
             )
-        for w in workers:
+        for w in workers if r % 2 == 0 else workers[::-1]:  # neither setting always runs first
             contenders.append((f"yuliao w={w}", lambda w=w: run_yuliao(w, args.docs, args.out)))
         for name, fn in contenders:
             res = fn()
             results.setdefault(name, []).append(res)
-            print(f"round {r + 1} {name}: {res['docs_per_s']:.0f} docs/s", flush=True)
+            print(
+                f"round {r + 1} {name}: {res['docs_per_s']:.0f} docs/s, steal {res['steal_pct']:.1f} %",
+                flush=True,
+            )
     print(
         f"\n{args.docs.name}: {docs_mb(args.docs):.1f} MB, load average {os.getloadavg()[0]:.1f}, "
         f"{args.rounds} rounds, medians\n"
@@ -150,14 +161,14 @@ def main() -> None:
     med = {
         n: {
             k: statistics.median(x[k] for x in rs)
-            for k in ("docs_per_s", "MB_per_s", "wall_s", "peak_rss_MB")
+            for k in ("docs_per_s", "MB_per_s", "wall_s", "peak_rss_MB", "steal_pct")
         }
         for n, rs in results.items()
     }
     quality = {n: score(args.docs, args.truth, rs[-1]["kept"]) for n, rs in results.items()}
     rensa = med["rensa"]["docs_per_s"]
     ds = med.get("datasketch", {}).get("docs_per_s")
-    head = f"{'contender':<14}{'docs/s':>9}{'MB/s':>8}{'×rensa':>8}{'×datasketch':>12}{'precision':>10}{'recall':>8}{'peak RSS MB':>12}{'wall s':>8}"
+    head = f"{'contender':<14}{'docs/s':>9}{'MB/s':>8}{'×rensa':>8}{'×datasketch':>12}{'precision':>10}{'recall':>8}{'peak RSS MB':>12}{'wall s':>8}{'steal %':>8}"
     print(head)
     print("-" * len(head))
     for n, m in med.items():
@@ -165,7 +176,7 @@ def main() -> None:
         xds = f"{m['docs_per_s'] / ds:.1f}" if ds else "-"
         print(
             f"{n:<14}{m['docs_per_s']:>9.0f}{m['MB_per_s']:>8.2f}{m['docs_per_s'] / rensa:>8.2f}{xds:>12}"
-            f"{q['precision']:>10.4f}{q['pair_recall']:>8.4f}{m['peak_rss_MB']:>12.0f}{m['wall_s']:>8.1f}"
+            f"{q['precision']:>10.4f}{q['pair_recall']:>8.4f}{m['peak_rss_MB']:>12.0f}{m['wall_s']:>8.1f}{m['steal_pct']:>8.1f}"
         )
     ys = [n for n in med if n.startswith("yuliao")]
     if ys:
@@ -175,7 +186,12 @@ def main() -> None:
             f"(+ {4 * 128} bytes/doc signature, memory-mapped); last timings: {last['timings']}"
         )
     if "yuliao w=1" in med and "yuliao w=2" in med:
-        print(f"2 workers vs 1: {med['yuliao w=2']['docs_per_s'] / med['yuliao w=1']['docs_per_s']:.2f}x")
+        one, two = results["yuliao w=1"], results["yuliao w=2"]
+        paired = [b["docs_per_s"] / a["docs_per_s"] for a, b in zip(one, two, strict=True)]
+        print(
+            f"2 workers vs 1: {med['yuliao w=2']['docs_per_s'] / med['yuliao w=1']['docs_per_s']:.2f}x "
+            f"(medians); per round {', '.join(f'{x:.2f}' for x in paired)} (median {statistics.median(paired):.2f}x)"
+        )
 
 
 if __name__ == "__main__":
