@@ -11,7 +11,7 @@ order every round); medians are printed, with the CPU steal of this VM during ea
 
 Throughput counts what the peers' own timers count, documents through shingling,
 signatures, LSH and clustering (Yuliao: keys + scatter + bucket + verify + cluster from
-report/timings.json -- the standalone command scatters inside its keys tasks; JSON parsing, process start and output writing excluded for all);
+report/timings.json; JSON parsing, process start and output writing excluded for all);
 the end-to-end wall time of Yuliao's command is printed too.  Peak RSS is sampled over
 the whole process tree (Dask workers included).  Quality: ../shared/bench/dedup_truth.py.
 """

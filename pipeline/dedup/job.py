@@ -161,7 +161,7 @@ def find_duplicates(
     """
     from pipeline.cluster import map_tasks
     from pipeline.dedup.buckets import bucket_task
-    from pipeline.dedup.scatter import scatter_marker, scatter_task
+    from pipeline.dedup.scatter import scatter_task
     from pipeline.dedup.verify import verify_task
 
     marker = work / "dedup" / "decided"
@@ -180,15 +180,7 @@ def find_duplicates(
     def rnd(fn, items):
         return map_tasks(client, fn, items, f"dedup {fn.__name__.removesuffix('_task')}", plan=plan)
 
-    def scatter_round() -> list[dict]:
-        # a caller that knew the plan before stage 1 (standalone.py) has scattered already
-        stats = [done_stats(scatter_marker(plan, p)) for p in parts]
-        todo = [p for p in parts if stats[p] is None]
-        for p, s in zip(todo, rnd(scatter_task, todo), strict=True):
-            stats[p] = s
-        return stats
-
-    scattered = timed("scatter", scatter_round)
+    scattered = timed("scatter", rnd, scatter_task, parts)
     bucketed = timed("bucket", rnd, bucket_task, shards)
     verified = timed("verify", rnd, verify_task, parts) if cfg.near else []
     clustered = timed("cluster", cluster_step, plan)

@@ -50,23 +50,15 @@ class Plan:
 
 
 def make_plan(
-    key_files: Sequence[tuple[str, Path]],
-    work: Path,
-    cfg: DedupConfig,
-    index: Path | None,
-    docs: int | None = None,
+    key_files: Sequence[tuple[str, Path]], work: Path, cfg: DedupConfig, index: Path | None
 ) -> Plan:
-    """`docs`: the job's document count when known before stage 1 has run (else counted from
-    the stage-1 files, which must then exist)."""
     from pipeline.dedup.index import open_index
     from pipeline.dedup.lsh import lsh_params
 
     root = work / "dedup"
     saved = root / "plan.json"
     bands, rows = lsh_params(cfg)
-    if docs is None and not cfg.shards and not saved.exists():
-        docs = count_documents([Path(p) for _, p in key_files])
-    shards = cfg.shards or auto_shards(docs or 0, len(key_files), bands)
+    shards = cfg.shards or auto_shards([Path(p) for _, p in key_files], bands)
     segments: tuple[str, ...] = ()
     if saved.exists():
         meta = json.loads(saved.read_text())
@@ -97,17 +89,14 @@ MIN_SHARDS = 8  # enough bucket tasks to keep a few workers busy on a small job
 ROWS_PER_SHARD = 1 << 22  # band rows a bucket task sorts at once: 96 MB of (key, gid, aux)
 
 
-def count_documents(paths: Sequence[Path]) -> int:
-    from pipeline.io.atomic import read_arrow
-
-    return sum(read_arrow(p).num_rows for p in paths)  # memory-mapped: reads no text
-
-
-def auto_shards(docs: int, parts: int, bands: int) -> int:
+def auto_shards(paths: Sequence[Path], bands: int) -> int:
     """Shuffle shards from the job's size: bounded rows per bucket task (memory), and no more
     than that needs (each partition writes one file per shard, so files grow as parts × shards)."""
+    from pipeline.io.atomic import read_arrow
+
+    docs = sum(read_arrow(p).num_rows for p in paths)  # memory-mapped: reads no text
     need = -(-docs * (bands + 1) // ROWS_PER_SHARD)
-    return max(1, min(parts, MIN_SHARDS), need)
+    return max(1, min(len(paths), MIN_SHARDS), need)
 
 
 def read_tables(files: Sequence[Path], schema: pa.Schema) -> pa.Table:

@@ -80,16 +80,12 @@ def write_sharded(
             write_parquet(path_of(s), pa.table([key[lo:hi], gid[lo:hi], aux[lo:hi]], schema=BAND_SCHEMA))
 
 
-def scatter_marker(plan: Plan, p: int) -> Path:
-    return plan.root / "scatter" / plan.names[p]
-
-
 def scatter_task(p: int, plan: Plan) -> dict:
     from pipeline.dedup.store import make_gids
     from pipeline.io.atomic import read_arrow
 
     name = plan.names[p]
-    marker = scatter_marker(plan, p)
+    marker = plan.root / "scatter" / name
     if (stats := done_stats(marker)) is not None:
         return stats
     t0 = time.perf_counter()

@@ -29,7 +29,6 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__, ledger
 from pipeline.config import DedupConfig
-from pipeline.dedup.plan import Plan
 from pipeline.io.atomic import (
     is_done,
     mark_done,
@@ -94,24 +93,14 @@ def chunk_bounds(text: pa.ChunkedArray, chunk_bytes: int) -> list[tuple[int, int
     return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo] or [(0, 0)]
 
 
-def _stage1_path(work: Path, name: str) -> Path:
-    return work / "stage1" / f"{name}.arrow"
-
-
-def _keys_task(p: int, plan: Plan) -> str:
-    """Stage 1 for one chunk: its documents plus dedup keys, as an Arrow file; then its
-    shuffle rows (round 1 of job.find_duplicates, which finds them done). The standalone job
-    knows its document count before stage 1, hence the plan, so one task does both: one
-    barrier less between rounds, and the chunk's keys are still in the page cache."""
+def _keys_task(name: str, work: Path, cfg: DedupConfig) -> str:
+    """Stage 1 for one chunk: its documents plus dedup keys, as an Arrow file."""
     from pipeline.dedup.keys import add_dedup_keys
-    from pipeline.dedup.scatter import scatter_task
 
-    work, name = plan.root.parent, plan.names[p]
-    path = _stage1_path(work, name)
+    path = work / "stage1" / f"{name}.arrow"
     if not is_done(path):
-        write_arrow(path, add_dedup_keys(read_arrow(_chunk_path(work, name)), plan.cfg))
+        write_arrow(path, add_dedup_keys(read_arrow(_chunk_path(work, name)), cfg))
         mark_done(path)
-    scatter_task(p, plan)
     return str(path)
 
 
@@ -217,7 +206,6 @@ def dedup_files(
     """Deduplicate `inputs` together into `out`; returns the summary (also summary.json)."""
     from pipeline.cluster import map_tasks
     from pipeline.dedup.job import find_duplicates
-    from pipeline.dedup.plan import make_plan
     from pipeline.dedup.report import write_report
 
     for path in inputs:
@@ -244,11 +232,9 @@ def dedup_files(
     seconds["read"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    key_files = [(name, _stage1_path(work, name)) for name in names]
-    if not is_done(work / "dedup" / "decided"):
-        plan = make_plan(key_files, work, cfg, index, docs=documents)
-        map_tasks(client, _keys_task, list(range(len(names))), "dedup keys", plan=plan)
+    paths = map_tasks(client, _keys_task, names, "dedup keys", work=work, cfg=cfg)
     seconds["keys"] = time.perf_counter() - t
+    key_files = [(name, Path(p)) for name, p in zip(names, paths, strict=True)]
     stats = find_duplicates(key_files, work, cfg, client, index=index)
     seconds.update(stats["round_seconds"])
 
