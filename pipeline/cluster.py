@@ -62,21 +62,29 @@ def _local_config() -> dict[str, Any]:
     }
 
 
-def _worker_environ() -> dict[str, Any]:
-    """Dask's worker environment without MALLOC_TRIM_THRESHOLD_=65536.
+# glibc's own adaptive rule ends at a 32 MiB mmap threshold and a trim threshold of twice that;
+# starting there (with a little more top room kept) spares every fresh worker the climb.
+_MALLOC_DEFAULTS = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 128 << 20}
 
-    That setting (against unmanaged-memory growth in long-lived workers) also switches off
-    glibc's adaptive mmap threshold, so every array over 128 KiB is a fresh mmap and page
-    faults: on the dedup bench it doubled the workers' kernel time (0.9 → 0.5 s of 2.9 s in
-    the keys round). Our tasks hold bounded partitions, so glibc's defaults are the better
-    trade. Any other value set in the Dask config is kept (65536 itself cannot be told apart
-    from Dask's default, so it is dropped too)."""
+
+def _worker_environ() -> dict[str, Any]:
+    """Dask's worker environment, with malloc settings for partition-sized arrays.
+
+    Dask ships MALLOC_TRIM_THRESHOLD_=65536 (against unmanaged-memory growth in long-lived
+    workers); it also switches off glibc's adaptive mmap threshold, so every array over
+    128 KiB became a fresh mmap and page faults.  Our tasks allocate and free arrays of tens of
+    MB per partition, and a page fault costs ~20 us on a VM, so we keep them in the heap
+    instead: arrays up to 32 MiB come from it and up to 128 MiB of freed heap stays with the
+    worker.  Dedup bench, 4 interleaved rounds (CLI, fresh workers): worker page faults 47k →
+    14k per run; engine 1 worker 5.28 → 4.61 s, 2 workers 3.21 → 2.63 s (medians); dropping
+    only the 65536 setting had given +15 %.  A value set in the Dask config is kept (65536
+    itself cannot be told apart from Dask's default, so it is replaced too)."""
     import dask
 
     env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     if env.get("MALLOC_TRIM_THRESHOLD_") == 65536:  # the value Dask ships
         env.pop("MALLOC_TRIM_THRESHOLD_")
-    return env
+    return {**_MALLOC_DEFAULTS, **env}
 
 
 def map_tasks(

@@ -1,4 +1,4 @@
-"""The LocalCluster we start: workers without Dask's malloc trim setting, quieter monitoring."""
+"""The LocalCluster we start: workers with our malloc thresholds (not Dask's 65536), quieter monitoring."""
 
 from __future__ import annotations
 
@@ -11,19 +11,25 @@ from pipeline.cluster import _local_config, map_tasks, open_client
 
 
 def _environ_of_worker(_: int) -> dict[str, str | None]:
-    return {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+    keys = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS")
+    return {k: os.environ.get(k) for k in keys}
 
 
-def test_local_workers_run_without_dasks_malloc_trim_threshold():
+def test_local_workers_keep_partition_sized_arrays_in_the_heap():
     with open_client(None, 1) as client:
         (env,) = map_tasks(client, _environ_of_worker, [0], "env")
         profile = client.run(lambda: dask.config.get("distributed.worker.profile.interval"))
-    assert env == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}  # the rest of Dask's env stays
+    assert env == {
+        "MALLOC_TRIM_THRESHOLD_": str(128 << 20),  # not Dask's 65536
+        "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+        "OMP_NUM_THREADS": "1",  # the rest of Dask's env stays
+    }
     assert set(profile.values()) == {"100ms"}
 
 
-def test_a_trim_threshold_the_user_chose_is_kept():
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 1 << 20}):
+def test_malloc_settings_the_user_chose_are_kept():
+    chosen = {"MALLOC_TRIM_THRESHOLD_": 1 << 20, "MALLOC_MMAP_THRESHOLD_": 1 << 18}
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in chosen.items()}):
         env = _local_config()["distributed.nanny.pre-spawn-environ"]
-    assert env["MALLOC_TRIM_THRESHOLD_"] == 1 << 20
-    assert "MALLOC_TRIM_THRESHOLD_" not in _local_config()["distributed.nanny.pre-spawn-environ"]
+    assert {k: env[k] for k in chosen} == chosen
+    assert _local_config()["distributed.nanny.pre-spawn-environ"]["MALLOC_TRIM_THRESHOLD_"] == 128 << 20
