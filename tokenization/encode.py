@@ -225,8 +225,9 @@ def _run(tasks: list[ShardTask], client, scheduler: str) -> list[dict[str, Any]]
     if not tasks:
         return []
     if client is not None:
-        futures = client.map(encode_shard, tasks, pure=False)
-        return client.gather(futures)
+        from pipeline.cluster import map_tasks
+
+        return map_tasks(client, encode_shard, tasks, "encode")
     import dask
 
     return list(dask.compute(*[dask.delayed(encode_shard)(t) for t in tasks], scheduler=scheduler))

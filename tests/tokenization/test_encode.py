@@ -209,6 +209,16 @@ def test_cli_train_and_encode(dataset: Path, tmp_path: Path):
     m = json.loads((enc / "manifest.json").read_text())
     assert m["rows"] == SHARDS * ROWS_PER_SHARD and m["total_tokens"] > 0
     assert f"{m['total_tokens']} tokens" in r.output
+    # the same shards from Dask worker processes (the pipeline's LocalCluster)
+    r = runner.invoke(
+        app,
+        ["encode", "--input", str(dataset), "--tokenizer", str(tok), "--output", str(tmp_path / "w1")]
+        + ["--workers", "1"],
+    )
+    assert r.exit_code == 0, r.output
+    assert [s["sha256"] for s in json.loads((tmp_path / "w1" / "manifest.json").read_text())["shards"]] == [
+        s["sha256"] for s in m["shards"]
+    ]
 
     r = runner.invoke(
         app, ["encode", "--input", str(tmp_path / "nope"), "--tokenizer", str(tok), "--output", str(enc)]

@@ -15,6 +15,10 @@ def encode(
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Dask worker processes; 0 = threads in this process.")
     ] = 0,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Address of a running Dask scheduler (instead of --workers)."),
+    ] = None,
     text_field: Annotated[str, typer.Option("--text-field", help="Column with the text.")] = "text",
     word_boundaries: Annotated[
         bool,
@@ -28,17 +32,15 @@ def encode(
     from tokenization.train import DatasetError
 
     try:
-        if workers == 0:
+        if workers == 0 and scheduler is None:
             manifest = encode_dataset(
                 input, tokenizer, output, text_field=text_field, word_boundaries=word_boundaries
             )
         else:
-            from dask.distributed import Client, LocalCluster
+            # the pipeline's LocalCluster (its worker malloc settings and monitoring), or the given one
+            from pipeline.cluster import open_client
 
-            with (
-                LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
-                Client(cluster) as client,
-            ):
+            with open_client(scheduler, workers) as client:
                 manifest = encode_dataset(
                     input, tokenizer, output, client, text_field=text_field, word_boundaries=word_boundaries
                 )
