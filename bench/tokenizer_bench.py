@@ -179,7 +179,7 @@ from pathlib import Path
 
 def main(repo, ds, tok_dir, work, reps):
     sys.path.insert(0, repo)
-    from pipeline.io.atomic import read_arrow
+    from pipeline.io.atomic import read_arrow, sha256_file
     from tokenization.encode import encode_dataset
     from tokenization.train import load_tokenizer
 
@@ -214,6 +214,38 @@ def main(repo, ds, tok_dir, work, reps):
         # round is often 10-30 % faster (the others would inherit that bias every round)
         for name in names[rep % 3 :] + names[: rep % 3]:
             res.setdefault(name, []).append(round(runs[name](rep), 3))
+    # Paired per shard: the same shard through bare encode_batch and Yuliao's worker task
+    # (read Arrow, encode, ids into list<uint16>, write + hash the shard) seconds apart, so that
+    # both see the same machine; whole-run rounds above are tens of seconds apart on a VM whose
+    # speed drifts by 20-30 %.
+    from tokenization.encode import ShardTask, encode_shard
+
+    tok = load_tokenizer(tok_dir)
+    tok.encode_special_tokens = True
+    sha = sha256_file(Path(tok_dir) / "tokenizer.json")
+    paired = {"bare": [], "yuliao": []}
+    for rep in range(int(reps)):
+        spent = {"bare": 0.0, "yuliao": 0.0}
+        for i, shard in enumerate(man["shards"]):
+            shard_texts = read_arrow(ds / shard["path"]).column("text").to_pylist()
+            task = ShardTask(
+                index=i, input_path=str(ds / shard["path"]), input_rel=shard["path"], input_rows=None,
+                input_sha256=shard["sha256"], output_path=str(work / f"paired-{rep}" / f"shard-{i:05d}.arrow"),
+                tokenizer_path=str(Path(tok_dir) / "tokenizer.json"), tokenizer_sha256=sha, dtype="uint16",
+                text_field="text", single_threaded=True,
+            )
+            for who in ("bare", "yuliao") if (rep + i) % 2 == 0 else ("yuliao", "bare"):
+                t0 = time.perf_counter()
+                if who == "bare":
+                    for j in range(0, len(shard_texts), 1000):
+                        tok.encode_batch(shard_texts[j : j + 1000], add_special_tokens=False)
+                else:
+                    encode_shard(task)
+                spent[who] += time.perf_counter() - t0
+        for who in paired:
+            paired[who].append(round(mb / spent[who], 3))
+    res["paired_bare_encode_batch_MB_s"] = paired["bare"]
+    res["paired_yuliao_encode_shard_MB_s"] = paired["yuliao"]
     first = man["shards"][0]
     (work / "one" / "data").mkdir(parents=True, exist_ok=True)
     (work / "one" / "manifest.json").write_text(json.dumps({"shards": [first]}))
@@ -401,6 +433,15 @@ def main() -> None:
                 md["yuliao_encode_MB_s"] / md["bare_encode_batch_MB_s"], 3
             )
             enc["median_dask_2_vs_1"] = round(md["dask_2_workers_MB_s"] / md["dask_1_workers_MB_s"], 3)
+            # per round, shard by shard paired: the per-core ratio least moved by the VM's drift
+            per_round = [
+                y / b
+                for y, b in zip(
+                    enc["paired_yuliao_encode_shard_MB_s"], enc["paired_bare_encode_batch_MB_s"], strict=True
+                )
+            ]
+            enc["paired_ratio_per_core_per_round"] = [round(r, 3) for r in per_round]
+            enc["paired_ratio_per_core_median"] = round(statistics.median(per_round), 3)
         result["encode"] = enc
         print("encode:", json.dumps(enc), flush=True)
 
@@ -421,6 +462,7 @@ def main() -> None:
         "train_ratio_vs_bare_peer_median": result["train"]["median_ratio_vs_bare_peer"],
         "encode_ratio_per_core": enc.get("ratio_per_core_vs_bare_encode_batch"),
         "encode_ratio_per_core_median": enc.get("median_ratio_per_core_vs_bare_encode_batch"),
+        "encode_ratio_per_core_paired_median": enc.get("paired_ratio_per_core_median"),
         "dask_2_vs_1_median": enc.get("median_dask_2_vs_1"),
         "encode_ratio_per_core_vs_fast": enc.get("ratio_per_core_vs_bare_encode_batch_fast"),
         "dask_2_vs_1": enc.get("dask_2_vs_1"),
