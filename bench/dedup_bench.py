@@ -185,6 +185,12 @@ def main() -> None:
             f"\nYuliao LSH {last['bands']}, band index {last['index_bytes_per_doc']} bytes/doc "
             f"(+ {4 * 128} bytes/doc signature, memory-mapped); last timings: {last['timings']}"
         )
+        for n in ys:  # where the time goes, per setting: which stages scale with workers
+            stages = {
+                k: statistics.median(x["timings"].get(k, 0.0) for x in results[n])
+                for k in (*ENGINE, "read", "write")
+            }
+            print(f"{n} stage seconds (medians): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     if "yuliao w=1" in med and "yuliao w=2" in med:
         one, two = results["yuliao w=1"], results["yuliao w=2"]
         paired = [b["docs_per_s"] / a["docs_per_s"] for a, b in zip(one, two, strict=True)]
