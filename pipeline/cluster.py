@@ -75,10 +75,11 @@ def _worker_environ() -> dict[str, Any]:
     128 KiB became a fresh mmap and page faults.  Our tasks allocate and free arrays of tens of
     MB per partition, and a page fault costs ~20 us on a VM, so we keep them in the heap
     instead: arrays up to 32 MiB come from it and up to 128 MiB of freed heap stays with the
-    worker.  Dedup bench, 4 interleaved rounds (CLI, fresh workers): worker page faults 47k →
-    14k per run; engine 1 worker 5.28 → 4.61 s, 2 workers 3.21 → 2.63 s (medians); dropping
-    only the 65536 setting had given +15 %.  A value set in the Dask config is kept (65536
-    itself cannot be told apart from Dask's default, so it is replaced too)."""
+    worker.  Dedup bench (CLI, fresh workers): worker page faults 47k → 14k per run; engine
+    medians over two interleaved series, 1 worker 5.28 → 4.61 s and 4.73 → 4.53 s, 2 workers
+    3.21 → 2.63 s and 3.28 → 3.29 s (this VM's drift is as large as the gain); dropping only
+    the 65536 setting had given +15 %.  A value set in the Dask config is kept (65536 itself
+    cannot be told apart from Dask's default, so it is replaced too)."""
     import dask
 
     env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
