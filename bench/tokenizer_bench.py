@@ -189,13 +189,19 @@ def main(repo, ds, tok_dir, work, reps):
     mb = sum(len(t.encode()) for t in texts) / 1e6
     res = {"MB": round(mb, 2)}
 
-    def bare(method):
+    def bare_tokenizer():
         tok = load_tokenizer(tok_dir)
         tok.encode_special_tokens = True
-        encode = getattr(tok, method)
+        return tok
+
+    def encode_in_batches(encode, some_texts):
+        for i in range(0, len(some_texts), 1000):
+            encode(some_texts[i : i + 1000], add_special_tokens=False)
+
+    def bare(method):
+        encode = getattr(bare_tokenizer(), method)
         t0 = time.perf_counter()
-        for i in range(0, len(texts), 1000):
-            encode(texts[i : i + 1000], add_special_tokens=False)
+        encode_in_batches(encode, texts)
         return mb / (time.perf_counter() - t0)
 
     def yuliao(rep):
@@ -220,8 +226,7 @@ def main(repo, ds, tok_dir, work, reps):
     # speed drifts by 20-30 %.
     from tokenization.encode import ShardTask, encode_shard
 
-    tok = load_tokenizer(tok_dir)
-    tok.encode_special_tokens = True
+    tok = bare_tokenizer()
     sha = sha256_file(Path(tok_dir) / "tokenizer.json")
     paired = {"bare": [], "yuliao": []}
     for rep in range(int(reps)):
@@ -237,8 +242,7 @@ def main(repo, ds, tok_dir, work, reps):
             for who in ("bare", "yuliao") if (rep + i) % 2 == 0 else ("yuliao", "bare"):
                 t0 = time.perf_counter()
                 if who == "bare":
-                    for j in range(0, len(shard_texts), 1000):
-                        tok.encode_batch(shard_texts[j : j + 1000], add_special_tokens=False)
+                    encode_in_batches(tok.encode_batch, shard_texts)
                 else:
                     encode_shard(task)
                 spent[who] += time.perf_counter() - t0

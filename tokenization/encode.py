@@ -126,16 +126,15 @@ def _encode_texts(
     """Batch-encode a text column into list<dtype> ids (and list<bool> word starts), a slice at a time."""
     from tokenization.words import word_starts
 
-    # encode_batch, not encode_batch_fast (which skips offsets): in tokenizers 0.23 the "fast" call
-    # is 15-25 % slower on one thread (Dask workers) and no faster on two -- measured on the dev
-    # crawl text with the bench's 32k bpe, three tokenizer instances interleaved.
-    encode = tok.encode_batch
     lengths: list[np.ndarray] = []
     values: list[np.ndarray] = []
     starts: list[np.ndarray] = []
     for start in range(0, len(texts), _ENCODE_BATCH):
         batch = [t if t is not None else "" for t in texts.slice(start, _ENCODE_BATCH).to_pylist()]
-        encs = encode(batch, add_special_tokens=False)
+        # encode_batch, not encode_batch_fast (which skips offsets): in tokenizers 0.23 the "fast"
+        # call is 15-25 % slower on one thread (Dask workers) and no faster on two -- measured on
+        # the dev crawl text with the bench's 32k bpe, three tokenizer instances interleaved.
+        encs = tok.encode_batch(batch, add_special_tokens=False)
         ids = [e.ids for e in encs]
         lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         lengths.append(lens)
