@@ -18,13 +18,28 @@ def _environ_of_worker(_: int) -> dict[str, str | None]:
 def test_local_workers_keep_partition_sized_arrays_in_the_heap():
     with open_client(None, 1) as client:
         (env,) = map_tasks(client, _environ_of_worker, [0], "env")
-        profile = client.run(lambda: dask.config.get("distributed.worker.profile.interval"))
+        monitoring = client.run(_monitoring_of_worker)
     assert env == {
         "MALLOC_TRIM_THRESHOLD_": str(128 << 20),  # not Dask's 65536
         "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
         "OMP_NUM_THREADS": "1",  # the rest of Dask's env stays
     }
-    assert set(profile.values()) == {"100ms"}
+    assert list(monitoring.values()) == [("100ms", "500ms", "500ms")]
+
+
+def _monitoring_of_worker() -> tuple[str, str, str]:
+    keys = ("profile.interval", "memory.monitor-interval")
+    return (
+        *(dask.config.get(f"distributed.worker.{k}") for k in keys),
+        dask.config.get("distributed.admin.tick.interval"),
+    )
+
+
+def test_monitoring_intervals_the_user_chose_are_kept():
+    with dask.config.set({"distributed.admin.tick.interval": "50ms"}):
+        config = _local_config()
+    assert "distributed.admin.tick.interval" not in config
+    assert config["distributed.worker.memory.monitor-interval"] == "500ms"
 
 
 def test_malloc_settings_the_user_chose_are_kept():
