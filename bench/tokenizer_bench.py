@@ -30,6 +30,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,26 @@ def run_peer(peer_python: str, docs: Path, vocab: int) -> dict:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+class MachineClock:
+    """CPU seconds of this process (all threads) and the VM's CPU steal since it was made."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._machine, self._self = psutil.cpu_times(), resource.getrusage(resource.RUSAGE_SELF)
+
+    def read(self) -> tuple[float, float]:
+        import psutil
+
+        machine, me = psutil.cpu_times(), resource.getrusage(resource.RUSAGE_SELF)
+        spent = sum(machine) - sum(self._machine)
+        steal = (
+            100 * (getattr(machine, "steal", 0.0) - getattr(self._machine, "steal", 0.0)) / max(spent, 1e-9)
+        )
+        cpu_s = (me.ru_utime + me.ru_stime) - (self._self.ru_utime + self._self.ru_stime)
+        return cpu_s, steal
 
 
 def bare_train(train: list[str], vocab: int, pipeline: str) -> float:
@@ -355,6 +376,8 @@ def main() -> None:
 
         # ---- training speed, interleaved so machine load hits all alike; best of `--train-reps`
         times: dict[str, list[float]] = {"bare_peer": [], "bare_same": [], "yuliao": []}
+        cpu: dict[str, list[float]] = {k: [] for k in times}
+        steals: dict[str, list[float]] = {k: [] for k in times}
         phase: list[float] = []
         manifest = None
         for rep in range(args.train_reps):
@@ -362,13 +385,17 @@ def main() -> None:
                 ("bare_peer", "bare_same", "yuliao") if rep % 2 == 0 else ("yuliao", "bare_same", "bare_peer")
             )
             for who in order:
+                machine = MachineClock()
                 if who == "yuliao":
                     t, manifest = yuliao_train(train_file, held, args.vocab, "bpe", work / f"bpe-{rep}")
                     phase.append(manifest["seconds"]["read_and_train"])
                 else:
                     t = bare_train(train, args.vocab, who.removeprefix("bare_"))
+                cpu_s, steal = machine.read()
                 times[who].append(t)
-                print(f"train {who}: {t:.1f}s", flush=True)
+                cpu[who].append(cpu_s)
+                steals[who].append(steal)
+                print(f"train {who}: {t:.1f}s, CPU {cpu_s:.1f}s, steal {steal:.1f} %", flush=True)
         best = {k: min(v) for k, v in times.items()}
         med = {k: statistics.median(v) for k, v in times.items()}
         result["train"] = {
@@ -389,6 +416,20 @@ def main() -> None:
             # the same two acceptance ratios from medians: a best-of follows one outlier round
             "median_ratio_vs_bare_peer": round(med["bare_peer"] / med["yuliao"], 3),
             "median_ratio_read_and_train_vs_bare_peer": round(med["bare_peer"] / statistics.median(phase), 3),
+            # each round's peer and Yuliao runs are back to back: the ratio least moved by drift
+            "per_round_ratio_vs_bare_peer": [
+                round(p / y, 3) for p, y in zip(times["bare_peer"], times["yuliao"], strict=True)
+            ],
+            "per_round_ratio_vs_bare_peer_median": round(
+                statistics.median(p / y for p, y in zip(times["bare_peer"], times["yuliao"], strict=True)), 3
+            ),
+            # CPU seconds (all threads of this process) and the VM's CPU steal while each ran: steal
+            # is wall time no contender used; CPU time shows what work each path did
+            **{f"{k}_cpu_s": [round(c, 1) for c in v] for k, v in cpu.items()},
+            **{f"{k}_steal_pct": [round(x, 1) for x in v] for k, v in steals.items()},
+            "median_cpu_ratio_vs_bare_peer": round(
+                statistics.median(cpu["bare_peer"]) / statistics.median(cpu["yuliao"]), 3
+            ),
         }
         bpe_dir = work / f"bpe-{args.train_reps - 1}"
         report = {"yuliao_bpe": manifest["report"]["yuliao"]}
@@ -464,6 +505,8 @@ def main() -> None:
         "train_ratio_vs_bare_same_pipeline": result["train"]["ratio_vs_bare_same_pipeline"],
         "train_ratio_read_and_train_vs_bare_peer": result["train"]["ratio_read_and_train_vs_bare_peer"],
         "train_ratio_vs_bare_peer_median": result["train"]["median_ratio_vs_bare_peer"],
+        "train_ratio_vs_bare_peer_per_round_median": result["train"]["per_round_ratio_vs_bare_peer_median"],
+        "train_cpu_ratio_vs_bare_peer_median": result["train"]["median_cpu_ratio_vs_bare_peer"],
         "encode_ratio_per_core": enc.get("ratio_per_core_vs_bare_encode_batch"),
         "encode_ratio_per_core_median": enc.get("median_ratio_per_core_vs_bare_encode_batch"),
         "encode_ratio_per_core_paired_median": enc.get("paired_ratio_per_core_median"),
