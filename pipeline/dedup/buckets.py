@@ -18,6 +18,7 @@ were decided in an earlier run.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -99,34 +100,35 @@ def scan_buckets(
     return pa, pb, ga, gb, gk
 
 
-def bucket_task(s: int, plan: Plan) -> dict:
-    """Round 2 (per shard): this shard's buckets → groups/SHARD.parquet and pairs/PART/SHARD.parquet.
+def pairs_path(plan: Plan, shard: int) -> Path:
+    return plan.root / "pairs" / f"{shard:05d}.arrow"
 
-    Pairs go to the partition of their smaller gid (this run's side whenever there is
-    one), whose verify task then sees every pair it owns in one place.
+
+def bucket_task(s: int, plan: Plan) -> dict:
+    """Round 2 (per shard): this shard's rows of every partition's band file (and of the index's
+    segments) → groups/SHARD.parquet and pairs/SHARD.arrow.
+
+    Pairs are grouped by the partition of their smaller gid (this run's side whenever there
+    is one), whose verify task then takes its range from every shard's file.
     """
     from pipeline.dedup.lsh import EXACT_BAND
+    from pipeline.dedup.scatter import bands_path
+    from pipeline.dedup.shuffle_file import read_groups, write_grouped
     from pipeline.dedup.store import split_gid
 
     marker = plan.root / "bucket" / f"{s:05d}"
     if (stats := done_stats(marker)) is not None:
         return stats
     t0 = time.perf_counter()
-    files = sorted((plan.root / "bands" / f"{s:05d}").glob("*.parquet"))
+    rows = read_groups([bands_path(plan, name) for name in plan.names], s, BAND_SCHEMA)
     if (idx := plan.index()) is not None:
-        files += [p for g in idx.segments if (p := idx.bands_path(s, g)).exists()]
-    rows = read_tables(files, BAND_SCHEMA)
+        indexed = [p for g in idx.segments if (p := idx.bands_path(s, g)).exists()]
+        rows = pa.concat_tables([rows, read_tables(indexed, BAND_SCHEMA)]).combine_chunks()
     key, gid, aux = (rows.column(c).to_numpy() for c in ("key", "gid", "aux"))
     pa_, pb, ga, gb, gk = scan_buckets(key, gid, aux, EXACT_BAND, plan.cfg.max_bucket)
     write_parquet(plan.root / "groups" / f"{s:05d}.parquet", pa.table([ga, gb, gk], schema=IDENT_SCHEMA))
-    owner = split_gid(pa_)[1]
-    order = np.argsort(owner, kind="stable")
-    owner, pa_, pb = owner[order], pa_[order], pb[order]
-    cut = np.flatnonzero(np.diff(owner)) + 1
-    for lo, hi in zip(np.r_[0, cut], np.r_[cut, len(owner)], strict=True):
-        if hi > lo:
-            path = plan.root / "pairs" / plan.names[owner[lo]] / f"{s:05d}.parquet"
-            write_parquet(path, pa.table([pa_[lo:hi], pb[lo:hi]], schema=PAIR_SCHEMA))
+    pairs = pa.table([pa_, pb], schema=PAIR_SCHEMA)
+    write_grouped(pairs_path(plan, s), pairs, split_gid(pa_)[1], len(plan.names))
     stats = {
         "band_rows": len(key),
         "pairs": len(pa_),

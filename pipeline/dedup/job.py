@@ -4,8 +4,9 @@ Input: each partition's stage-1 Arrow file (id, text, text_hash, minhash; url an
 quality_score when present).  Each round is a set of Dask tasks (or inline calls) with
 `.done` markers, so a killed job resumes where it stopped:
 
-    scatter  (per partition)  text-hash, URL and LSH band keys → bands/SHARD/PART.parquet
-    bucket   (per shard)      group by key: exact groups + candidate pairs → pairs/PART/SHARD.parquet
+    scatter  (per partition)  text-hash, URL and LSH band keys → bands/PART.arrow (rows by shard)
+    bucket   (per shard)      group by key: exact groups + candidate pairs → pairs/SHARD.arrow
+                              (rows by partition; groups/SHARD.parquet)
     verify   (per partition)  its candidate pairs' similarity → edges/PART.parquet
     cluster  (driver)         edges only → one decision file per partition
     lines    (optional)       line-hash counts over kept documents → lines/frequent/SHARD.parquet

@@ -1,10 +1,10 @@
-"""Round 1 (per partition): every document's shuffle rows, written to one file per shard.
+"""Round 1 (per partition): every document's shuffle rows, in one file grouped by shard.
 
 A document emits one row for its text hash (exact dedup), one for its normalised URL (URL
 dedup, optional) and one per LSH band; rows are (key, gid, aux) with aux = the text hash
 (the URL hash in the URL band), so a bucket can fold exact copies into one member.
 Documents without a single shingle have no bands (exact dedup still applies to them).
-Bytes per document in the shuffle: 24 × (bands + 1), before Parquet compression.
+Bytes per document in the shuffle: 24 × (bands + 1), uncompressed (shuffle_file.py).
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ def write_sharded(
     shards: int,
     path_of: Callable[[int], Path],
 ) -> None:
+    """One Parquet file per non-empty shard: the persisted index's layout (index.py)."""
     from pipeline.dedup.lsh import shard_of
+    from pipeline.dedup.shuffle_file import group_rows
 
-    shard = shard_of(hashes, shards)
-    order = np.argsort(shard, kind="stable")
-    bounds = np.searchsorted(shard[order], np.arange(shards + 1))
+    order, bounds = group_rows(shard_of(hashes, shards), shards)
     key, gid, aux = key[order], gid[order], aux[order]
     for s in range(shards):
         lo, hi = bounds[s], bounds[s + 1]
@@ -80,7 +80,13 @@ def write_sharded(
             write_parquet(path_of(s), pa.table([key[lo:hi], gid[lo:hi], aux[lo:hi]], schema=BAND_SCHEMA))
 
 
+def bands_path(plan: Plan, part_name: str) -> Path:
+    return plan.root / "bands" / f"{part_name}.arrow"
+
+
 def scatter_task(p: int, plan: Plan) -> dict:
+    from pipeline.dedup.lsh import shard_of
+    from pipeline.dedup.shuffle_file import write_grouped
     from pipeline.dedup.store import make_gids
     from pipeline.io.atomic import read_arrow
 
@@ -91,9 +97,8 @@ def scatter_task(p: int, plan: Plan) -> dict:
     t0 = time.perf_counter()
     table = read_arrow(plan.paths[p])
     key, gid, aux, hashes = band_rows(table, make_gids(p, table.num_rows), plan)
-    write_sharded(
-        key, gid, aux, hashes, plan.shards, lambda s: plan.root / "bands" / f"{s:05d}" / f"{name}.parquet"
-    )
+    rows = pa.table([key, gid, aux], schema=BAND_SCHEMA)
+    write_grouped(bands_path(plan, name), rows, shard_of(hashes, plan.shards), plan.shards)
     return finish(
         marker, {"docs": table.num_rows, "band_rows": len(key), "seconds": time.perf_counter() - t0}
     )

@@ -19,7 +19,7 @@ from numba import njit
 
 from pipeline.config import DedupConfig
 from pipeline.dedup.minhash import shingle_sets
-from pipeline.dedup.plan import EDGE_SCHEMA, PAIR_SCHEMA, Plan, done_stats, finish, read_tables
+from pipeline.dedup.plan import EDGE_SCHEMA, PAIR_SCHEMA, Plan, done_stats, finish
 from pipeline.dedup.store import DocStore, split_gid
 from pipeline.io.atomic import write_parquet
 
@@ -85,12 +85,15 @@ def accepted(sims: np.ndarray, cfg: DedupConfig) -> np.ndarray:
 
 def verify_task(p: int, plan: Plan) -> dict:
     """Round 3 (per partition): its candidate pairs, deduplicated and checked → edges/PART.parquet."""
+    from pipeline.dedup.buckets import pairs_path
+    from pipeline.dedup.shuffle_file import read_groups
+
     name = plan.names[p]
     marker = plan.root / "verify" / name
     if (stats := done_stats(marker)) is not None:
         return stats
     t0 = time.perf_counter()
-    pairs = read_tables(sorted((plan.root / "pairs" / name).glob("*.parquet")), PAIR_SCHEMA)
+    pairs = read_groups([pairs_path(plan, s) for s in range(plan.shards)], p, PAIR_SCHEMA)
     a, b = pairs.column("a").to_numpy(), pairs.column("b").to_numpy()
     if len(a):  # a pair met in several bands is checked once
         ab = np.unique(np.stack([a, b], axis=1), axis=0)
