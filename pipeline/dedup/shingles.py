@@ -157,7 +157,8 @@ def _normalise(cps, start, end, table, fold, expansions, folded, utf8, boff, cls
 
 @njit(cache=True)
 def _folded_lengths(cps, starts, fold, expansions, folded):
-    """Upper bound of each document's length in chars after folding."""
+    """Upper bound of each document's length in chars after folding (`starts` are its
+    range in `cps`, or in the side array of folded documents where `folded`)."""
     n = starts.shape[0] - 1
     out = np.empty(n, np.int64)
     for d in range(n):
@@ -238,8 +239,27 @@ def _fmix32(h):
 
 
 @njit(cache=True)
-def _batch(cps, starts, folded, table, fold, expansions, char_n, word_n, gap, a, b, sigs, want_sets):
+def _batch(
+    cps,
+    starts,
+    side,
+    side_starts,
+    folded,
+    table,
+    fold,
+    expansions,
+    char_n,
+    word_n,
+    gap,
+    a,
+    b,
+    sigs,
+    want_sets,
+):
     """Normalise, shingle and (MinHash | collect hashes) every document of a batch.
+
+    Document d is cps[starts[d]:starts[d + 1]], or, where `folded[d]` (folded in Python
+    already), side[side_starts[d]:side_starts[d + 1]].
 
     MinHash is datasketch's affine32 scheme: murmur3 fmix32 of the shingle hash, then
     min over k of `a_k·h + b_k mod 2^32`; the inner loop over permutations vectorises.
@@ -248,6 +268,9 @@ def _batch(cps, starts, folded, table, fold, expansions, char_n, word_n, gap, a,
     """
     n = starts.shape[0] - 1
     lengths = _folded_lengths(cps, starts, fold, expansions, folded)
+    for d in range(n):
+        if folded[d]:
+            lengths[d] = side_starts[d + 1] - side_starts[d]
     longest = max(1, lengths.max()) if n else 1
     utf8 = np.empty(4 * lengths.sum() + 1, np.uint8)
     ustarts = np.zeros(n + 1, np.int64)
@@ -263,9 +286,23 @@ def _batch(cps, starts, folded, table, fold, expansions, char_n, word_n, gap, a,
     ustarts[0] = 0
     for d in range(n):
         base = ustarts[d]
-        nch, nb = _normalise(
-            cps, starts[d], starts[d + 1], table, fold, expansions, folded[d], utf8[base:], boff, cls
-        )
+        if folded[d]:
+            nch, nb = _normalise(
+                side,
+                side_starts[d],
+                side_starts[d + 1],
+                table,
+                fold,
+                expansions,
+                True,
+                utf8[base:],
+                boff,
+                cls,
+            )
+        else:
+            nch, nb = _normalise(
+                cps, starts[d], starts[d + 1], table, fold, expansions, False, utf8[base:], boff, cls
+            )
         ustarts[d + 1] = base + nb
         k = _shingle_hashes(utf8[base:], boff, cls, nch, char_n, word_n, gap, wbuf, wst, wen, hs)
         if want_sets:
@@ -293,16 +330,25 @@ class ShingleKernel:
 
     @staticmethod
     def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """UTF-32 code points of all texts and each text's start.  Encoded text by text: joining
+        first would build the whole batch once more as a str (up to 4 bytes a char), memory a
+        fresh Dask worker must fault in (a page fault costs 20-60 us on a VM)."""
         starts = np.zeros(len(texts) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=starts[1:])
-        return np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32), starts
+        cps = np.empty(starts[-1], np.uint32)
+        for t, lo, hi in zip(texts, starts[:-1], starts[1:], strict=True):
+            cps[lo:hi] = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), np.uint32)
+        return cps, starts
 
-    def _code_points(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Code points of every text, and which texts were folded here in Python.
+    def _code_points(
+        self, texts: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(code points, starts, folded side array, its starts, which texts are in it).
 
         Most texts are folded by the kernel through `fold_table` (no Python per char);
         texts with a char it cannot fold exactly, or all non-ASCII ones when t2s is on,
-        go through `normalize.fold` first.
+        go through `normalize.fold` first and into a side array, so the batch's code points
+        are not copied to splice them in.
         """
         texts = [t or "" for t in texts]
         cps, starts = self._encode(texts)
@@ -310,23 +356,15 @@ class ShingleKernel:
             python = np.array([not t.isascii() for t in texts], np.bool_)
         else:
             python = _needs_python(cps, starts, self.fold)
-        if python.any():  # splice the few folded texts in; re-encoding the batch costs more
-            pieces, lengths, prev = [], np.diff(starts), 0
-            for i in np.flatnonzero(python):
-                folded, _ = self._encode([fold(texts[i], self.t2s)])
-                pieces += [cps[starts[prev] : starts[i]], folded]
-                lengths[i], prev = len(folded), i + 1
-            pieces.append(cps[starts[prev] :])
-            cps = np.concatenate(pieces)
-            starts = np.zeros_like(starts)
-            np.cumsum(lengths, out=starts[1:])
-        return cps, starts, python
+        side_texts = [fold(texts[i], self.t2s) if python[i] else "" for i in range(len(texts))]
+        side, side_starts = self._encode(side_texts) if python.any() else (cps[:0], np.zeros_like(starts))
+        return cps, starts, side, side_starts, python
 
     def run(
         self, texts: list[str], a: np.ndarray, b: np.ndarray, want_sets: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(signatures, normalised UTF-8 bytes, their offsets, shingle hashes, their offsets)."""
-        cps, starts, folded = self._code_points(texts)
+        cps, starts, side, side_starts, folded = self._code_points(texts)
         sigs = np.empty((0 if want_sets else len(texts), a.shape[0]), np.uint32)
         args = (
             self.table,
@@ -340,7 +378,7 @@ class ShingleKernel:
             sigs,
             want_sets,
         )
-        hashes, hstarts, utf8, ustarts = _batch(cps, starts, folded, *args)
+        hashes, hstarts, utf8, ustarts = _batch(cps, starts, side, side_starts, folded, *args)
         return sigs, utf8, ustarts, hashes, hstarts
 
     def hash_sets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
