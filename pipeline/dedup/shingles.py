@@ -156,18 +156,20 @@ def _normalise(cps, start, end, table, fold, expansions, folded, utf8, boff, cls
 
 
 @njit(cache=True)
-def _folded_lengths(cps, starts, fold, expansions, folded):
-    """Upper bound of each document's length in chars after folding (`starts` are its
-    range in `cps`, or in the side array of folded documents where `folded`)."""
+def _folded_lengths(cps, starts, side_starts, fold, expansions, folded):
+    """Upper bound of each document's length in chars after folding (documents folded in
+    Python already are their length in the side array)."""
     n = starts.shape[0] - 1
     out = np.empty(n, np.int64)
     for d in range(n):
+        if folded[d]:
+            out[d] = side_starts[d + 1] - side_starts[d]
+            continue
         m = starts[d + 1] - starts[d]
-        if not folded[d]:
-            for i in range(starts[d], starts[d + 1]):
-                v = fold[cps[i]]
-                if v >= 0x110000:
-                    m += expansions[v & 0x7FFFFFFF] - 1
+        for i in range(starts[d], starts[d + 1]):
+            v = fold[cps[i]]
+            if v >= 0x110000:
+                m += expansions[v & 0x7FFFFFFF] - 1
         out[d] = m
     return out
 
@@ -267,10 +269,7 @@ def _batch(
     Returns (shingle hashes, their offsets, normalised UTF-8, its offsets).
     """
     n = starts.shape[0] - 1
-    lengths = _folded_lengths(cps, starts, fold, expansions, folded)
-    for d in range(n):
-        if folded[d]:
-            lengths[d] = side_starts[d + 1] - side_starts[d]
+    lengths = _folded_lengths(cps, starts, side_starts, fold, expansions, folded)
     longest = max(1, lengths.max()) if n else 1
     utf8 = np.empty(4 * lengths.sum() + 1, np.uint8)
     ustarts = np.zeros(n + 1, np.int64)
@@ -286,23 +285,10 @@ def _batch(
     ustarts[0] = 0
     for d in range(n):
         base = ustarts[d]
-        if folded[d]:
-            nch, nb = _normalise(
-                side,
-                side_starts[d],
-                side_starts[d + 1],
-                table,
-                fold,
-                expansions,
-                True,
-                utf8[base:],
-                boff,
-                cls,
-            )
-        else:
-            nch, nb = _normalise(
-                cps, starts[d], starts[d + 1], table, fold, expansions, False, utf8[base:], boff, cls
-            )
+        src, at = (side, side_starts) if folded[d] else (cps, starts)
+        nch, nb = _normalise(
+            src, at[d], at[d + 1], table, fold, expansions, folded[d], utf8[base:], boff, cls
+        )
         ustarts[d + 1] = base + nb
         k = _shingle_hashes(utf8[base:], boff, cls, nch, char_n, word_n, gap, wbuf, wst, wen, hs)
         if want_sets:
@@ -356,8 +342,10 @@ class ShingleKernel:
             python = np.array([not t.isascii() for t in texts], np.bool_)
         else:
             python = _needs_python(cps, starts, self.fold)
-        side_texts = [fold(texts[i], self.t2s) if python[i] else "" for i in range(len(texts))]
-        side, side_starts = self._encode(side_texts) if python.any() else (cps[:0], np.zeros_like(starts))
+        side, side_starts = cps[:0], np.zeros_like(starts)
+        if python.any():
+            folded = [fold(t, self.t2s) if p else "" for t, p in zip(texts, python, strict=True)]
+            side, side_starts = self._encode(folded)
         return cps, starts, side, side_starts, python
 
     def run(
