@@ -185,6 +185,19 @@ def test_report_classifies_like_the_peer_bench():
     assert classify("Debian 的 apt-get install package manager command") is None  # < 30% Han
 
 
+def test_report_documents_within_byte_budgets(monkeypatch: pytest.MonkeyPatch):
+    """The report encodes zh and en documents (in order, while they fit their budget) and a
+    budget of the rest: its cost stays fixed however much text is held out."""
+    from tokenization import evaluate
+
+    monkeypatch.setattr(evaluate, "REPORT_BYTES_PER_LANGUAGE", 20)
+    monkeypatch.setattr(evaluate, "REPORT_OTHER_BYTES", 12)
+    held = ["ascii one", "床前明月光", "ascii number two", "疑是地上霜", "x", "café", "naïve", "举头望明月"]
+    langs = evaluate.by_language(held)
+    # 9 + 16 bytes > 20: the second en text is skipped, the short "x" after it still fits
+    assert langs == {"zh": ["床前明月光"], "en": ["ascii one", "x"], "other": ["café", "naïve"]}
+
+
 def test_sentencepiece_side_by_side_report(tmp_path: Path):
     pytest.importorskip("sentencepiece")
     docs = make_docs(400)

@@ -18,6 +18,7 @@ from tokenizers import Tokenizer
 from pipeline.io.atomic import sha256_file, write_arrow, write_json
 from tokenization import special_tokens as st
 from tokenization.config import TokenizerConfig
+from tokenization.evaluate import tokenizer_report
 from tokenization.train import (
     DatasetError,
     iter_dataset_texts,
@@ -173,7 +174,11 @@ def test_special_token_layout(trained: Path):
     report = m["report"]["yuliao"]
     assert report["round_trip_failures"] == 0 and report["heldout_docs"] == 6
     assert report["zh"]["docs"] + report["en"]["docs"] <= 6 and report["tgh_level1_coverage"]["chars"] == 3500
+    assert report["checked_docs"] == 6  # all within the report's budgets
     assert m["config"]["vocab_size"] == VOCAB and m["reserved_tokens"] == 0
+    # The report was encoded by a copy made while saving: it describes the saved file exactly.
+    held = [d for i, d in enumerate(make_docs()) if i % 50 == 0]
+    assert tokenizer_report(Tokenizer.from_file(str(trained / "tokenizer.json")), held, "bpe") == report
 
 
 def test_round_trip_exact(trained: Path):
