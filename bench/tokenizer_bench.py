@@ -338,6 +338,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
+    from tokenization import special_tokens as st
     from tokenization.evaluate import format_side_by_side
     from tokenization.spm_compare import sentencepiece_report, train_sentencepiece
 
@@ -448,11 +449,19 @@ def main() -> None:
             report[f"yuliao_{kind}"] = m["report"]["yuliao"]
         result["report"] = report
         print(format_side_by_side(report), flush=True)
+        # the acceptance check over every held-out document (the report checks a budget of them)
+        from tokenization.evaluate import cjk_split_violations
+        from tokenization.train import load_tokenizer
+
         for kind in ("char", "wordpiece"):
-            r = report[f"yuliao_{kind}"]
-            print(
-                f"{kind}: cjk_split_violations={r['cjk_split_violations']} unk={r['unk_tokens']}", flush=True
-            )
+            tok = load_tokenizer(work / kind)
+            ids = [e.ids for e in tok.encode_batch(held, add_special_tokens=False)]
+            result[f"{kind}_heldout_checks"] = {
+                "docs": len(held),
+                "cjk_split_violations": cjk_split_violations(tok, held),
+                "unk_tokens": sum(x.count(st.UNK_ID) for x in ids),
+            }
+            print(f"{kind}: {result[f'{kind}_heldout_checks']}", flush=True)
 
         # ---- exact round trip (bpe) and AutoTokenizer parity (all kinds)
         result["round_trip_bpe"] = round_trip(bpe_dir, docs)
