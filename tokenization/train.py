@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -60,18 +59,11 @@ MAX_HELDOUT_DOCS = 5000
 
 
 class _Counter:
-    """Counts what the trainer sees while passing the stream through (and, optionally, tees it to a file).
-
-    When the stream ends the trainer's merge loop begins: Rust on one core, without the GIL.
-    `transformers` (needed to save, 1-2 s to import) is imported then, in a thread, on the core
-    the merges leave idle -- measured: 32k bpe on the bench text, training 15.5 s either way,
-    the import's 0.9-1.3 s after it gone.
-    """
+    """Counts what the trainer sees while passing the stream through (and, optionally, tees it to a file)."""
 
     def __init__(self, texts: Iterable[str], tee: TextIO | None = None) -> None:
         self._texts, self._tee = texts, tee
         self.docs = self.chars = self.bytes = 0
-        self.importer: threading.Thread | None = None
 
     def __iter__(self) -> Iterator[str]:
         for text in self._texts:
@@ -82,14 +74,6 @@ class _Counter:
                 self._tee.write(text)
                 self._tee.write("\n")
             yield text
-        self.importer = threading.Thread(target=_import_transformers, name="import-transformers", daemon=True)
-        self.importer.start()
-
-
-def _import_transformers() -> None:
-    # a failure here is raised again, clearly, by the import in _save_transformers
-    with contextlib.suppress(Exception):
-        from transformers import PreTrainedTokenizerFast  # noqa: F401
 
 
 def split_holdout(
@@ -123,6 +107,17 @@ def _train_kind(texts: Iterable[str], cfg: TokenizerConfig, n_learned: int):
     if cfg.kind == "wordpiece":
         return train_wordpiece(texts, cfg, n_learned), {}
     return train_char(texts, cfg, n_learned)
+
+
+def _register_leading_specials(tok, kind: str) -> None:
+    """Make the leading specials added tokens, matched whole in any text (the BPE trainer does
+    this itself; the char and wordpiece vocabularies hold them as plain entries).  Their ids do
+    not change.  transformers registers them the same way when it builds the tokenizer."""
+    from tokenizers import AddedToken
+
+    tok.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in st.leading_special_tokens(kind)]
+    )
 
 
 def _place_top_specials(tok, vocab_size: int, kind: str) -> int:
@@ -166,32 +161,40 @@ def verify_layout(tok, vocab_size: int, kind: str = "bpe") -> None:
         raise RuntimeError(f"special tokens at wrong ids (got, expected): {wrong}")
 
 
-def _save_transformers(tok, out_dir: Path, kind: str) -> None:
-    """Save via `PreTrainedTokenizerFast.save_pretrained`, staging in a temp dir, then atomic renames."""
-    from transformers import PreTrainedTokenizerFast
+# transformers' VERY_LARGE_INTEGER: no length limit of the tokenizer's own (the model has one)
+_NO_MAX_LENGTH = int(1e30)
 
-    named = {f"{role}_token": t for role, t in st.special_token_strings(kind).items()}
-    hf = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        **named,
-        # transformers 5 name; `additional_special_tokens` is its deprecated alias.
-        extra_special_tokens=[st.sentinel_token(i) for i in range(st.NUM_SENTINELS)],
+
+def transformers_config(kind: str) -> dict[str, Any]:
+    """tokenizer_config.json as transformers 5's `save_pretrained` writes it for this tokenizer.
+
+    Written by us so that training never imports transformers (1.1-1.3 s of CPU, 5 % of a 32k
+    training's on 2 cores, for two small files); tests/tokenization check it byte for byte
+    against `save_pretrained` of the installed transformers and load it with AutoTokenizer.
+    """
+    return {
+        "backend": "tokenizers",
+        **{f"{role}_token": t for role, t in st.special_token_strings(kind).items()},
         # Byte-level BPE decodes exactly; the "clean up" pass would eat spaces before punctuation.
-        clean_up_tokenization_spaces=False,
-    )
-    with tempfile.TemporaryDirectory(prefix=".hf-", dir=out_dir) as staging:
-        hf.save_pretrained(staging)
-        for f in sorted(Path(staging).iterdir()):
-            write_bytes(out_dir / f.name, f.read_bytes())
+        "clean_up_tokenization_spaces": False,
+        "extra_special_tokens": [st.sentinel_token(i) for i in range(st.NUM_SENTINELS)],
+        "model_max_length": _NO_MAX_LENGTH,
+        "tokenizer_class": "TokenizersBackend",
+    }
+
+
+def _save(tok, out_dir: Path, kind: str) -> None:
+    """tokenizer.json and tokenizer_config.json, each written atomically."""
+    write_bytes(out_dir / TOKENIZER_JSON, tok.to_str(pretty=True).encode("utf-8"))
+    write_json(out_dir / "tokenizer_config.json", transformers_config(kind))
 
 
 def _save_and_report(tok, out_dir: Path, heldout: list[str], kind: str) -> dict[str, Any]:
     """Save, then report with the same in-memory tokenizer: reloading the saved file cost 0.1 s and
-    changed nothing (tests check that a report from the saved file is the same).  Saving in one
-    thread while reporting in another was slower still on 2 cores: both hold the GIL most of it."""
+    changed nothing (tests check that a report from the saved file is the same)."""
     from tokenization.evaluate import tokenizer_report
 
-    _save_transformers(tok, out_dir, kind)
+    _save(tok, out_dir, kind)
     return tokenizer_report(tok, heldout, kind)
 
 
@@ -234,9 +237,8 @@ def train_tokenizer(
 
             spm_report = train_and_report(sample, cfg.vocab_size, heldout, cfg.seed)
 
-    if counter.importer is not None:
-        counter.importer.join()
     learned = tok.get_vocab_size()
+    _register_leading_specials(tok, cfg.kind)
     n_reserved = _place_top_specials(tok, cfg.vocab_size, cfg.kind)
     verify_layout(tok, cfg.vocab_size, cfg.kind)
     report: dict[str, Any] = {"yuliao": _save_and_report(tok, out_dir, heldout, cfg.kind)}

@@ -141,6 +141,28 @@ def test_wordpiece_kind_bert_normalisation(kinds: dict[str, Path]):
     assert any(t.startswith("##") for t in tok.get_vocab())
 
 
+def test_saved_files_are_what_transformers_saves(kinds: dict[str, Path], tmp_path: Path):
+    """Training writes tokenizer.json and tokenizer_config.json itself (it never imports
+    transformers); they must be byte for byte what `save_pretrained` of the installed
+    transformers writes for the same tokenizer, for every kind."""
+    from transformers import PreTrainedTokenizerFast
+
+    for kind, d in kinds.items():
+        hf = PreTrainedTokenizerFast(
+            tokenizer_object=Tokenizer.from_file(str(d / "tokenizer.json")),
+            **{f"{role}_token": t for role, t in st.special_token_strings(kind).items()},
+            extra_special_tokens=[st.sentinel_token(i) for i in range(st.NUM_SENTINELS)],
+            clean_up_tokenization_spaces=False,
+        )
+        hf.save_pretrained(tmp_path / kind)
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            assert (tmp_path / kind / name).read_bytes() == (d / name).read_bytes(), (kind, name)
+        assert sorted(f.name for f in (tmp_path / kind).iterdir()) == [
+            "tokenizer.json",
+            "tokenizer_config.json",
+        ]
+
+
 def test_autotokenizer_matches_raw_ids_for_every_kind(kinds: dict[str, Path], tmp_path: Path):
     texts = TRICKY + make_docs(40) + [f"稀有{RARE}"]
     script = (
