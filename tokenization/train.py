@@ -109,21 +109,15 @@ def _train_kind(texts: Iterable[str], cfg: TokenizerConfig, n_learned: int):
     return train_char(texts, cfg, n_learned)
 
 
-def _register_leading_specials(tok, kind: str) -> None:
-    """Make the leading specials added tokens, matched whole in any text (the BPE trainer does
-    this itself; the char and wordpiece vocabularies hold them as plain entries).  Their ids do
-    not change.  transformers registers them the same way when it builds the tokenizer."""
+def _add_special_tokens(tok, tokens) -> None:
+    """Add `tokens` as special added tokens (matched whole in any text, never normalised)."""
     from tokenizers import AddedToken
 
-    tok.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in st.leading_special_tokens(kind)]
-    )
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in tokens])
 
 
 def _place_top_specials(tok, vocab_size: int, kind: str) -> int:
     """Pad with fillers if training yielded too few tokens, then append sentinels so they end on top."""
-    from tokenizers import AddedToken
-
     base = vocab_size - st.NUM_SENTINELS
     learned = tok.get_vocab_size()
     if learned > base:
@@ -138,15 +132,8 @@ def _place_top_specials(tok, vocab_size: int, kind: str) -> int:
             n_reserved,
             vocab_size,
         )
-        tok.add_special_tokens(
-            [
-                AddedToken(st.reserved_token(k, kind), special=True, normalized=False)
-                for k in range(n_reserved)
-            ]
-        )
-    tok.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in st.sentinel_tokens_in_id_order()]
-    )
+        _add_special_tokens(tok, [st.reserved_token(k, kind) for k in range(n_reserved)])
+    _add_special_tokens(tok, st.sentinel_tokens_in_id_order())
     return n_reserved
 
 
@@ -189,15 +176,6 @@ def _save(tok, out_dir: Path, kind: str) -> None:
     write_json(out_dir / "tokenizer_config.json", transformers_config(kind))
 
 
-def _save_and_report(tok, out_dir: Path, heldout: list[str], kind: str) -> dict[str, Any]:
-    """Save, then report with the same in-memory tokenizer: reloading the saved file cost 0.1 s and
-    changed nothing (tests check that a report from the saved file is the same)."""
-    from tokenization.evaluate import tokenizer_report
-
-    _save(tok, out_dir, kind)
-    return tokenizer_report(tok, heldout, kind)
-
-
 def train_tokenizer(
     texts: Iterable[str],
     cfg: TokenizerConfig,
@@ -238,10 +216,18 @@ def train_tokenizer(
             spm_report = train_and_report(sample, cfg.vocab_size, heldout, cfg.seed)
 
     learned = tok.get_vocab_size()
-    _register_leading_specials(tok, cfg.kind)
+    # The leading specials become added tokens for every kind (ids unchanged): the BPE trainer
+    # registers them itself, the char and wordpiece vocabularies hold them as plain entries,
+    # and transformers would register them so when it builds the tokenizer.
+    _add_special_tokens(tok, st.leading_special_tokens(cfg.kind))
     n_reserved = _place_top_specials(tok, cfg.vocab_size, cfg.kind)
     verify_layout(tok, cfg.vocab_size, cfg.kind)
-    report: dict[str, Any] = {"yuliao": _save_and_report(tok, out_dir, heldout, cfg.kind)}
+    _save(tok, out_dir, cfg.kind)
+    from tokenization.evaluate import tokenizer_report
+
+    # After saving: the report sets encode_special_tokens on the tokenizer it is given.  The
+    # in-memory one is what was saved (tests compare with a report from the saved file).
+    report: dict[str, Any] = {"yuliao": tokenizer_report(tok, heldout, cfg.kind)}
     if spm_report is not None:
         report["sentencepiece_bpe"] = spm_report
     manifest = {
