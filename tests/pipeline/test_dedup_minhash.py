@@ -74,3 +74,18 @@ def test_estimate_is_close_to_exact_jaccard():
     x, y = set(hashes[off[0] : off[1]].tolist()), set(hashes[off[1] : off[2]].tolist())
     exact = len(x & y) / len(x | y)
     assert abs(estimated_jaccard(sigs[:1], sigs[1:])[0] - exact) < 0.1
+
+
+def test_results_do_not_depend_on_the_kernel_batch_size(monkeypatch):
+    """Batches bound the kernel's scratch memory only: cutting a partition into many calls
+    gives the same signatures, text hashes and shingle sets as one call."""
+    import pipeline.dedup.minhash as mh
+
+    cfg = DedupConfig()
+    texts = [POEM, ENGLISH, "", POEM[:7], ENGLISH.upper(), "混合 mixed 文本 text " * 9]
+    whole = mh.signatures_and_hashes(texts, cfg), mh.shingle_sets(texts, cfg)
+    monkeypatch.setattr(mh, "BATCH_CHARS", 40)
+    assert len(mh._batches(texts)) > 3
+    cut = mh.signatures_and_hashes(texts, cfg), mh.shingle_sets(texts, cfg)
+    assert np.array_equal(whole[0][0], cut[0][0]) and whole[0][1] == cut[0][1]
+    assert all(np.array_equal(a, b) for a, b in zip(whole[1], cut[1], strict=True))
