@@ -79,6 +79,18 @@ def similarities(a: np.ndarray, b: np.ndarray, store: DocStore, cfg: DedupConfig
     return sims
 
 
+def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs, in (a, b) order.  Each side becomes its dense rank and the two
+    ranks one uint64, so np.unique sorts integers: np.unique(axis=0) sorts rows as opaque
+    bytes, ~10x slower on a partition's ~10^5 pairs."""
+    if len(a) == 0:
+        return a, b
+    docs, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    inv = inv.astype(np.uint64)
+    key = np.unique((inv[: len(a)] << np.uint64(32)) | inv[len(a) :])
+    return docs[key >> np.uint64(32)], docs[key & np.uint64(0xFFFFFFFF)]
+
+
 def accepted(sims: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     return np.ones(len(sims), bool) if cfg.verify == "none" else sims >= cfg.threshold
 
@@ -95,9 +107,7 @@ def verify_task(p: int, plan: Plan) -> dict:
     t0 = time.perf_counter()
     pairs = read_groups([pairs_path(plan, s) for s in range(plan.shards)], p, PAIR_SCHEMA)
     a, b = pairs.column("a").to_numpy(), pairs.column("b").to_numpy()
-    if len(a):  # a pair met in several bands is checked once
-        ab = np.unique(np.stack([a, b], axis=1), axis=0)
-        a, b = ab[:, 0].copy(), ab[:, 1].copy()
+    a, b = unique_pairs(a, b)  # a pair met in several bands is checked once
     sims = similarities(a, b, plan.store(), plan.cfg)
     ok = accepted(sims, plan.cfg)
     edges = pa.table([a[ok], b[ok], sims[ok].astype(np.float32)], schema=EDGE_SCHEMA)

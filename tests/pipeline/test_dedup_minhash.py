@@ -89,3 +89,16 @@ def test_results_do_not_depend_on_the_kernel_batch_size(monkeypatch):
     cut = mh.signatures_and_hashes(texts, cfg), mh.shingle_sets(texts, cfg)
     assert np.array_equal(whole[0][0], cut[0][0]) and whole[0][1] == cut[0][1]
     assert all(np.array_equal(a, b) for a, b in zip(whole[1], cut[1], strict=True))
+
+
+def test_unique_pairs_are_the_distinct_pairs_in_order():
+    from pipeline.dedup.verify import unique_pairs
+
+    rng = np.random.default_rng(0)
+    gids = rng.choice(np.uint64(1) << np.uint64(40), 50, replace=False).astype(np.uint64)  # sparse, wide ids
+    a, b = rng.choice(gids, 2000), rng.choice(gids, 2000)
+    ua, ub = unique_pairs(a, b)
+    assert list(zip(ua.tolist(), ub.tolist(), strict=True)) == sorted(set(zip(a.tolist(), b.tolist(), strict=True)))
+    assert ua.dtype == np.uint64 and ub.dtype == np.uint64
+    empty = np.zeros(0, np.uint64)
+    assert all(len(x) == 0 for x in unique_pairs(empty, empty))
