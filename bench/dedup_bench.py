@@ -19,6 +19,7 @@ the whole process tree (Dask workers included).  Quality: ../shared/bench/dedup_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -48,16 +49,12 @@ def run_tree(cmd: list[str], cwd: Path = REPO) -> tuple[str, float, float, float
         # that does that ten times a second took 3.6 % of a core from the contenders (1.4 % now),
         # more from a 2-worker run, which has no idle core, than from the others.
         if tick % 10 == 0:
-            try:
+            with contextlib.suppress(psutil.Error):
                 procs = [ps, *ps.children(recursive=True)]
-            except psutil.Error:
-                pass
         rss = 0
         for p in procs:
-            try:
+            with contextlib.suppress(psutil.Error):  # exited since the last refresh
                 rss += p.memory_info().rss
-            except psutil.Error:  # exited since the last refresh
-                pass
         peak = max(peak, rss)
         tick += 1
         time.sleep(0.1)
