@@ -98,7 +98,9 @@ def test_unique_pairs_are_the_distinct_pairs_in_order():
     gids = rng.choice(np.uint64(1) << np.uint64(40), 50, replace=False).astype(np.uint64)  # sparse, wide ids
     a, b = rng.choice(gids, 2000), rng.choice(gids, 2000)
     ua, ub = unique_pairs(a, b)
-    assert list(zip(ua.tolist(), ub.tolist(), strict=True)) == sorted(set(zip(a.tolist(), b.tolist(), strict=True)))
+    assert list(zip(ua.tolist(), ub.tolist(), strict=True)) == sorted(
+        set(zip(a.tolist(), b.tolist(), strict=True))
+    )
     assert ua.dtype == np.uint64 and ub.dtype == np.uint64
     empty = np.zeros(0, np.uint64)
     assert all(len(x) == 0 for x in unique_pairs(empty, empty))
