@@ -33,11 +33,13 @@ SCHEME = "affine32"
 HASHFUNC = xxhash.xxh32_intdigest
 EMPTY = np.uint32(0xFFFFFFFF)
 # Code points per kernel call.  It bounds the UTF-32 (4 B a char) and UTF-8 scratch: at 2^18
-# both stay ~1 MB, come from the worker's malloc heap and are reused call after call.  At 2^24
-# a 4 MB chunk was one call whose UTF-8 buffer (4 B a char reserved) went past the 32 MiB mmap
-# threshold, a fresh mapping per task.  Dedup bench keys round in fresh workers, 4 trials each:
-# 2 workers 1.17 -> 0.98 s (median; their kernel time 0.29-0.40 -> 0.11-0.15 s), 1 worker
-# 1.92 -> 1.90 s; one-thread throughput unchanged within noise from 2^16 to 2^24.
+# both stay under 4 MiB and are reused from the worker's heap call after call.  At 2^24 a 4 MB
+# chunk was one call with ~15 MB arrays; numpy marks arrays of 4 MiB and more MADV_HUGEPAGE,
+# and with the kernel's THP defrag on "madvise" their first touch compacts memory
+# synchronously (at 2^24 with NUMPY_MADVISE_HUGEPAGE=0 kernel time fell the same way).  Dedup
+# bench keys round in fresh workers, 4 trials each: 2 workers 1.17 -> 0.98 s (median; their
+# kernel time 0.29-0.40 -> 0.11-0.15 s), 1 worker 1.92 -> 1.90 s; one-thread throughput
+# unchanged within noise from 2^16 to 2^24.
 BATCH_CHARS = 1 << 18
 
 
