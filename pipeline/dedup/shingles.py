@@ -138,19 +138,35 @@ def _normalise(cps, start, end, table, fold, expansions, folded, utf8, boff, cls
     """Fold (unless `folded`), collapse whitespace to single spaces, strip, encode as UTF-8.
 
     Fills `boff` (byte offset of every normalised char, plus the end) and `cls` (its
-    class); returns (chars, bytes).
+    class); returns (chars, bytes).  The common case (a char folding to one char) is
+    written out in the loop rather than through `_push`: numba's code for the helper's
+    tuple return made this loop 2.5x slower (0.74 vs 0.29 s over the dedup bench's 35M chars).
     """
     j = 0
     p = 0
     pending = False
     for i in range(start, end):
         cp = cps[i] if folded else fold[cps[i]]
-        if cp < 0x110000:
-            j, p, pending = _push(cp, table[cp], j, p, pending, utf8, boff, cls)
-        else:
+        if cp >= 0x110000:  # expands to several chars (rare: ligatures, "…", "㎏")
             o = cp & 0x7FFFFFFF
             for e in range(o + 1, o + 1 + expansions[o]):
                 j, p, pending = _push(expansions[e], table[expansions[e]], j, p, pending, utf8, boff, cls)
+            continue
+        c = table[cp]
+        if c == SPACE:
+            pending = j > 0
+            continue
+        if pending:
+            boff[j] = p
+            cls[j] = SPACE
+            utf8[p] = 32
+            p += 1
+            j += 1
+            pending = False
+        boff[j] = p
+        cls[j] = c
+        p = _put_utf8(utf8, p, cp)
+        j += 1
     boff[j] = p
     return j, p
 
