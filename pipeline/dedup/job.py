@@ -4,7 +4,8 @@ Input: each partition's stage-1 Arrow file (id, text, text_hash, minhash; url an
 quality_score when present).  Each round is a set of Dask tasks (or inline calls) with
 `.done` markers, so a killed job resumes where it stopped:
 
-    scatter  (per partition)  text-hash, URL and LSH band keys → bands/PART.arrow (rows by shard)
+    scatter  (per partition)  text-hash, URL and LSH band keys → bands/PART.arrow (rows by shard);
+                              standalone dedup runs it in the keys task instead
     bucket   (per shard)      group by key: exact groups + candidate pairs → pairs/SHARD.arrow
                               (rows by partition; groups/SHARD.parquet)
     verify   (per partition)  its candidate pairs' similarity → edges/PART.parquet
@@ -162,7 +163,7 @@ def find_duplicates(
     """
     from pipeline.cluster import map_tasks
     from pipeline.dedup.buckets import bucket_task
-    from pipeline.dedup.scatter import scatter_task
+    from pipeline.dedup.scatter import scatter_marker, scatter_task
     from pipeline.dedup.verify import verify_task
 
     marker = work / "dedup" / "decided"
@@ -181,7 +182,12 @@ def find_duplicates(
     def rnd(fn, items):
         return map_tasks(client, fn, items, f"dedup {fn.__name__.removesuffix('_task')}", plan=plan)
 
-    scattered = timed("scatter", rnd, scatter_task, parts)
+    def scatter_round() -> list[dict]:
+        # standalone runs scatter inside each keys task (standalone.py): no round trip then
+        done = [done_stats(scatter_marker(plan, p)) for p in parts]
+        return done if all(d is not None for d in done) else rnd(scatter_task, parts)
+
+    scattered = timed("scatter", scatter_round)
     bucketed = timed("bucket", rnd, bucket_task, shards)
     verified = timed("verify", rnd, verify_task, parts) if cfg.near else []
     clustered = timed("cluster", cluster_step, plan)

@@ -50,22 +50,31 @@ class Plan:
 
 
 def make_plan(
-    key_files: Sequence[tuple[str, Path]], work: Path, cfg: DedupConfig, index: Path | None
+    key_files: Sequence[tuple[str, Path]],
+    work: Path,
+    cfg: DedupConfig,
+    index: Path | None,
+    docs: int | None = None,
 ) -> Plan:
+    """The job's plan; `docs` (the documents of this run, when the caller knows them) lets it be
+    made before the stage-1 files exist, so keys tasks can scatter their own rows."""
     from pipeline.dedup.index import open_index
     from pipeline.dedup.lsh import lsh_params
 
     root = work / "dedup"
     saved = root / "plan.json"
     bands, rows = lsh_params(cfg)
-    shards = cfg.shards or auto_shards([Path(p) for _, p in key_files], bands)
     segments: tuple[str, ...] = ()
     if saved.exists():
         meta = json.loads(saved.read_text())
         shards, segments = meta["shards"], tuple(meta["segments"])
-    elif index is not None:
-        idx = open_index(index, cfg, bands, rows, shards)
-        shards, segments = idx.shards, idx.segments
+    else:
+        if docs is None:
+            docs = count_rows([Path(p) for _, p in key_files])
+        shards = cfg.shards or auto_shards(docs, len(key_files), bands)
+        if index is not None:
+            idx = open_index(index, cfg, bands, rows, shards)
+            shards, segments = idx.shards, idx.segments
     names = tuple(n for n, _ in key_files)
     digest = hashlib.sha256(json.dumps([names, list(segments), str(work.resolve())]).encode()).hexdigest()
     plan = Plan(
@@ -89,14 +98,17 @@ MIN_SHARDS = 8  # enough bucket tasks to keep a few workers busy on a small job
 ROWS_PER_SHARD = 1 << 22  # band rows a bucket task sorts at once: 96 MB of (key, gid, aux)
 
 
-def auto_shards(paths: Sequence[Path], bands: int) -> int:
-    """Shuffle shards from the job's size: bounded rows per bucket task (memory), and no more
-    than that needs (each partition writes one file per shard, so files grow as parts × shards)."""
+def count_rows(paths: Sequence[Path]) -> int:
     from pipeline.io.atomic import read_arrow
 
-    docs = sum(read_arrow(p).num_rows for p in paths)  # memory-mapped: reads no text
+    return sum(read_arrow(p).num_rows for p in paths)  # memory-mapped: reads no text
+
+
+def auto_shards(docs: int, parts: int, bands: int) -> int:
+    """Shuffle shards from the job's size: bounded rows per bucket task (memory), and no more
+    than that needs (each partition writes one file per shard, so files grow as parts × shards)."""
     need = -(-docs * (bands + 1) // ROWS_PER_SHARD)
-    return max(1, min(len(paths), MIN_SHARDS), need)
+    return max(1, min(parts, MIN_SHARDS), need)
 
 
 def read_tables(files: Sequence[Path], schema: pa.Schema) -> pa.Table:

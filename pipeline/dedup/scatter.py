@@ -84,6 +84,10 @@ def bands_path(plan: Plan, part_name: str) -> Path:
     return plan.root / "bands" / f"{part_name}.arrow"
 
 
+def scatter_marker(plan: Plan, p: int) -> Path:
+    return plan.root / "scatter" / plan.names[p]
+
+
 def scatter_task(p: int, plan: Plan) -> dict:
     from pipeline.dedup.lsh import shard_of
     from pipeline.dedup.shuffle_file import write_grouped
@@ -91,7 +95,7 @@ def scatter_task(p: int, plan: Plan) -> dict:
     from pipeline.io.atomic import read_arrow
 
     name = plan.names[p]
-    marker = plan.root / "scatter" / name
+    marker = scatter_marker(plan, p)
     if (stats := done_stats(marker)) is not None:
         return stats
     t0 = time.perf_counter()

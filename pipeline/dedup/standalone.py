@@ -1,8 +1,8 @@
 """Deduplicate JSONL(.gz) / Parquet / Arrow files of documents outside a pipeline run.
 
 Inputs are cut into chunks of about `chunk_bytes` of text (a chunk never spans two files);
-each chunk is one partition of the same job the pipeline runs (keys → job.find_duplicates →
-write), so one file gets the same decisions as a pipeline run would, in parallel on Dask
+each chunk is one partition of the same job the pipeline runs (keys and scatter →
+job.find_duplicates → write), so one file gets the same decisions as a pipeline run would, in parallel on Dask
 workers when a client is given.  Everything below OUTPUT/_work is resume state: a killed
 run started again with the same inputs and settings finishes with identical outputs.
 
@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__, ledger
 from pipeline.config import DedupConfig
+from pipeline.dedup.plan import Plan
 from pipeline.io.atomic import (
     is_done,
     mark_done,
@@ -93,14 +94,18 @@ def chunk_bounds(text: pa.ChunkedArray, chunk_bytes: int) -> list[tuple[int, int
     return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo] or [(0, 0)]
 
 
-def _keys_task(name: str, work: Path, cfg: DedupConfig) -> str:
-    """Stage 1 for one chunk: its documents plus dedup keys, as an Arrow file."""
+def _keys_task(item: tuple[int, str], work: Path, cfg: DedupConfig, plan: Plan) -> str:
+    """Stage 1 for one chunk: its documents plus dedup keys, as an Arrow file; then the job's
+    first round (scatter) for it while its rows are in memory: one round trip less."""
     from pipeline.dedup.keys import add_dedup_keys
+    from pipeline.dedup.scatter import scatter_task
 
+    p, name = item
     path = work / "stage1" / f"{name}.arrow"
     if not is_done(path):
         write_arrow(path, add_dedup_keys(read_arrow(_chunk_path(work, name)), cfg))
         mark_done(path)
+    scatter_task(p, plan)
     return str(path)
 
 
@@ -206,6 +211,7 @@ def dedup_files(
     """Deduplicate `inputs` together into `out`; returns the summary (also summary.json)."""
     from pipeline.cluster import map_tasks
     from pipeline.dedup.job import find_duplicates
+    from pipeline.dedup.plan import make_plan
     from pipeline.dedup.report import write_report
 
     for path in inputs:
@@ -229,12 +235,14 @@ def dedup_files(
     del id_columns
     if ids != documents:
         raise ValueError(f"--id-field {id_field!r}: {documents - ids} ids are not unique across the inputs")
+
+    key_files = [(name, work / "stage1" / f"{name}.arrow") for name in names]
+    plan = make_plan(key_files, work, cfg, index, docs=documents)
     seconds["read"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    paths = map_tasks(client, _keys_task, names, "dedup keys", work=work, cfg=cfg)
+    map_tasks(client, _keys_task, list(enumerate(names)), "dedup keys", work=work, cfg=cfg, plan=plan)
     seconds["keys"] = time.perf_counter() - t
-    key_files = [(name, Path(p)) for name, p in zip(names, paths, strict=True)]
     stats = find_duplicates(key_files, work, cfg, client, index=index)
     seconds.update(stats["round_seconds"])
 
