@@ -86,6 +86,25 @@ def test_planted_copies_across_partitions_and_files_are_removed_exactly(tmp_path
     assert summary["cluster_size_histogram"] == [[2, 5], [3, 1]]
 
 
+def test_keys_tasks_scatter_their_own_rows_once(tmp_path, monkeypatch):
+    import pipeline.dedup.scatter as scatter
+
+    calls = []  # (partition, stage-1 files written by then)
+    real = scatter.scatter_task
+
+    def counted(p, plan):
+        calls.append((p, len(list(plan.root.parent.glob("stage1/*.arrow")))))
+        return real(p, plan)
+
+    monkeypatch.setattr(scatter, "scatter_task", counted)
+    inputs, _ = _planted(tmp_path)
+    summary = dedup_files(inputs, tmp_path / "out", "id", "text", DedupConfig(), chunk_bytes=CHUNK)
+    parts = len(list((tmp_path / "out" / "ledger").glob("*.parquet")))
+    # once per partition, right after its own keys (inline tasks run in order): no scatter round
+    assert calls == [(p, p + 1) for p in range(parts)]
+    assert summary["band_rows"] > 0 and summary["kept"] == 24
+
+
 def test_rerun_is_byte_identical_and_other_settings_start_over(tmp_path):
     inputs, _ = _planted(tmp_path)
     out = tmp_path / "out"
