@@ -98,6 +98,17 @@ def _ranks(gids: np.ndarray, store, keep: str) -> tuple[np.ndarray, np.ndarray, 
     return rank, is_index, ids
 
 
+def _largest_first(plan: Plan, parts: list[int]) -> list[int]:
+    """Partitions by their candidate pairs, most first: a pair belongs to the partition of its
+    smaller gid, so the first partitions hold most pairs, and started last they would leave one
+    worker finishing alone (Dask starts a round's tasks in the order given)."""
+    from pipeline.dedup.buckets import pairs_path
+    from pipeline.dedup.shuffle_file import group_sizes
+
+    sizes = group_sizes([pairs_path(plan, s) for s in range(plan.shards)], len(parts))
+    return [parts[i] for i in np.argsort(-sizes, kind="stable")]
+
+
 def cluster_step(plan: Plan) -> dict:
     """Round 4 (driver): all exact groups and verified edges → the decision files."""
     from pipeline.dedup.cluster import NO_DOC, REASONS, cluster
@@ -189,7 +200,7 @@ def find_duplicates(
 
     scattered = timed("scatter", scatter_round)
     bucketed = timed("bucket", rnd, bucket_task, shards)
-    verified = timed("verify", rnd, verify_task, parts) if cfg.near else []
+    verified = timed("verify", rnd, verify_task, _largest_first(plan, parts)) if cfg.near else []
     clustered = timed("cluster", cluster_step, plan)
     lines: dict = {}
     if cfg.lines.enabled:

@@ -47,6 +47,14 @@ def read_group(path: Path, consumer: int) -> pa.Table:
     return table.slice(lo, hi - lo).replace_schema_metadata(None)
 
 
+def group_sizes(paths: Iterable[Path], consumers: int) -> np.ndarray:
+    """Rows each consumer will read, over every producer's file (metadata only)."""
+    sizes = np.zeros(consumers, np.int64)
+    for p in paths:
+        sizes += np.diff(json.loads(read_arrow(p).schema.metadata[_OFFSETS]))
+    return sizes
+
+
 def read_groups(paths: Iterable[Path], consumer: int, schema: pa.Schema) -> pa.Table:
     """One consumer's rows from every producer's file, in the order of `paths`."""
     tables = [read_group(p, consumer) for p in paths]
