@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipeline.dedup.shuffle_file import read_group, read_groups, write_grouped
+from pipeline.dedup.shuffle_file import group_sizes, read_group, read_groups, write_grouped
 
 SCHEMA = pa.schema([("key", pa.uint64()), ("row", pa.int64())])
 
@@ -33,6 +33,8 @@ def test_each_consumer_reads_its_rows_in_order(tmp_path):
         assert got.schema == SCHEMA  # the offsets stay inside the file
         assert got.equals(want)
     assert read_groups(paths, 2, SCHEMA).num_rows == 0
+    sizes = [sum(int((con == c).sum()) for _, con in producers) for c in range(consumers)]
+    assert group_sizes(paths, consumers).tolist() == sizes  # from the metadata alone
 
 
 def test_an_empty_producer_and_no_producers(tmp_path):
