@@ -18,11 +18,11 @@ def add_dedup_keys(batch: pa.Table, cfg: DedupConfig) -> pa.Table:
     from pipeline.dedup.exact import text_hash
     from pipeline.dedup.minhash import signatures_and_hashes
 
-    texts = [t or "" for t in batch.column("text").to_pylist()]
+    column = batch.column("text")
     if cfg.near:
-        sigs, hashes = signatures_and_hashes(texts, cfg)
+        sigs, hashes = signatures_and_hashes(column, cfg)  # reads the Arrow text in place
     else:
-        sigs, hashes = None, [text_hash(t, cfg.t2s) for t in texts]
+        sigs, hashes = None, [text_hash(t or "", cfg.t2s) for t in column.to_pylist()]
     batch = batch.append_column("text_hash", pa.array(hashes, pa.string()))
     if sigs is not None:
         flat = pa.array(sigs.reshape(-1), pa.uint32())
@@ -30,5 +30,6 @@ def add_dedup_keys(batch: pa.Table, cfg: DedupConfig) -> pa.Table:
     if cfg.lines.enabled:
         from pipeline.dedup.lines import line_hash_column
 
+        texts = [t or "" for t in column.to_pylist()]
         batch = batch.append_column("line_hashes", line_hash_column(texts, cfg.lines))
     return batch

@@ -21,26 +21,23 @@ operations are already the fast path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import numpy as np
 import xxhash
 
 from pipeline.config import DedupConfig
-from pipeline.dedup.shingles import ShingleKernel
+from pipeline.dedup.shingles import ShingleKernel, Texts, utf8_docs
 
 SCHEME = "affine32"
 HASHFUNC = xxhash.xxh32_intdigest
 EMPTY = np.uint32(0xFFFFFFFF)
-# Code points per kernel call.  It bounds the UTF-32 (4 B a char) and UTF-8 scratch: at 2^18
-# both stay under 4 MiB and are reused from the worker's heap call after call.  At 2^24 a 4 MB
-# chunk was one call with ~15 MB arrays; numpy marks arrays of 4 MiB and more MADV_HUGEPAGE,
-# and with the kernel's THP defrag on "madvise" their first touch compacts memory
-# synchronously (at 2^24 with NUMPY_MADVISE_HUGEPAGE=0 kernel time fell the same way).  Dedup
-# bench keys round in fresh workers, 4 trials each: 2 workers 1.17 -> 0.98 s (median; their
-# kernel time 0.29-0.40 -> 0.11-0.15 s), 1 worker 1.92 -> 1.90 s; one-thread throughput
-# unchanged within noise from 2^16 to 2^24.
-BATCH_CHARS = 1 << 18
+# UTF-8 bytes per kernel call.  It bounds the kernel's scratch (normalised UTF-8, up to 4 bytes
+# a char), which then stays under 4 MiB and is reused from the worker's heap call after call.
+# Batches of 2^24 code points once made 15 MB arrays; numpy marks arrays of 4 MiB and more
+# MADV_HUGEPAGE, and with the kernel's THP defrag on "madvise" their first touch compacted
+# memory synchronously: in fresh Dask workers the keys round's kernel time was 0.29-0.40 s
+# instead of 0.11-0.15 s.  One-thread throughput is flat from 2^16 to 2^24.
+BATCH_BYTES = 1 << 18
 
 
 @functools.cache
@@ -61,44 +58,50 @@ def kernel(cfg: DedupConfig) -> ShingleKernel:
     return _kernel(cfg.ngram, cfg.word_ngram, cfg.t2s, cfg.run_gap)
 
 
-def _batches(texts: Sequence[str]) -> list[tuple[int, int]]:
-    out, start, size = [], 0, 0
-    for i, t in enumerate(texts):
-        size += len(t or "")
-        if size >= BATCH_CHARS:
-            out.append((start, i + 1))
-            start, size = i + 1, 0
-    if start < len(texts) or not out:
-        out.append((start, len(texts)))
-    return out
+def _batches(starts: np.ndarray) -> list[tuple[int, int]]:
+    """Document ranges [lo, hi) of about BATCH_BYTES each (a longer document is one batch)."""
+    out, lo = [], 0
+    n = len(starts) - 1
+    while lo < n:
+        hi = int(np.searchsorted(starts, starts[lo] + BATCH_BYTES, side="left"))
+        hi = min(n, max(hi, lo + 1))
+        out.append((lo, hi))
+        lo = hi
+    return out or [(0, 0)]
 
 
-def signatures_and_hashes(texts: Sequence[str], cfg: DedupConfig) -> tuple[np.ndarray, list[str]]:
+def signatures_and_hashes(texts: Texts, cfg: DedupConfig) -> tuple[np.ndarray, list[str]]:
     """(n, num_perm) uint32 signatures and the exact-dedup hash of each normalised text.
 
-    One pass: the kernel's normalised UTF-8 is what `exact.text_hash` would hash.
+    `texts`: Python strings or an Arrow string column (read in place).  One pass: the kernel's
+    normalised UTF-8 is what `exact.text_hash` would hash.
     """
     a, b = permutations(cfg.num_perm, cfg.seed)
     k = kernel(cfg)
+    buf, starts = utf8_docs(texts)
     sig_parts, hashes = [], []
-    for lo, hi in _batches(texts):
-        sigs, utf8, starts, _, _ = k.run(list(texts[lo:hi]), a, b, want_sets=False)
+    for lo, hi in _batches(starts):
+        sigs, utf8, ustarts, _, _ = k.run(buf, starts[lo : hi + 1], a, b, want_sets=False)
         view = memoryview(utf8)
-        hashes += [xxhash.xxh3_128_hexdigest(view[s:e]) for s, e in zip(starts[:-1], starts[1:], strict=True)]
+        hashes += [
+            xxhash.xxh3_128_hexdigest(view[s:e]) for s, e in zip(ustarts[:-1], ustarts[1:], strict=True)
+        ]
         sig_parts.append(sigs)
     return np.concatenate(sig_parts), hashes
 
 
-def signatures(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
+def signatures(texts: Texts, cfg: DedupConfig) -> np.ndarray:
     return signatures_and_hashes(texts, cfg)[0]
 
 
-def shingle_sets(texts: Sequence[str], cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+def shingle_sets(texts: Texts, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique shingle hashes of each text (concatenated) and offsets, for exact Jaccard."""
     k = kernel(cfg)
+    empty = np.zeros(1, np.uint32)
+    buf, starts = utf8_docs(texts)
     parts, offsets, base = [], [np.zeros(1, np.int64)], 0
-    for lo, hi in _batches(texts):
-        h, o = k.hash_sets(list(texts[lo:hi]))
+    for lo, hi in _batches(starts):
+        _, _, _, h, o = k.run(buf, starts[lo : hi + 1], empty, empty, want_sets=True)
         parts.append(h)
         offsets.append(o[1:] + base)
         base += int(o[-1])

@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from numba import njit, uint32
 
 from pipeline.dedup.normalize import fold, fold_table, normalize_for_dedup
@@ -104,16 +107,48 @@ def _put_utf8(out, p, cp):
     return p + 4
 
 
+@njit(inline="always")
+def _utf8_len(lead):
+    """Bytes of the UTF-8 sequence that starts with this byte (input is valid UTF-8, or WTF-8
+    for Python strings holding lone surrogates)."""
+    if lead < 0x80:
+        return 1
+    if lead < 0xE0:
+        return 2
+    if lead < 0xF0:
+        return 3
+    return 4
+
+
+@njit(inline="always")
+def _utf8_cp(buf, i, n):
+    """The code point of the n-byte sequence at buf[i]."""
+    c = np.int64(buf[i])
+    if n == 1:
+        return c
+    c1 = np.int64(buf[i + 1]) & 0x3F
+    if n == 2:
+        return ((c & 0x1F) << 6) | c1
+    c2 = np.int64(buf[i + 2]) & 0x3F
+    if n == 3:
+        return ((c & 0x0F) << 12) | (c1 << 6) | c2
+    return ((c & 0x07) << 18) | (c1 << 12) | (c2 << 6) | (np.int64(buf[i + 3]) & 0x3F)
+
+
 @njit(cache=True)
-def _needs_python(cps, starts, fold):
-    """Documents with a char the fold table cannot fold exactly (see normalize.fold_table)."""
+def _needs_python(buf, starts, fold, any_non_ascii):
+    """Documents with a char the fold table cannot fold exactly (see normalize.fold_table), or
+    with `any_non_ascii` (t2s: OpenCC runs in Python) any char outside ASCII."""
     n = starts.shape[0] - 1
     out = np.zeros(n, np.bool_)
     for d in range(n):
-        for i in range(starts[d], starts[d + 1]):
-            if fold[cps[i]] == 0xFFFFFFFF:
+        i = starts[d]
+        while i < starts[d + 1]:
+            k = _utf8_len(buf[i])
+            if k > 1 and (any_non_ascii or fold[_utf8_cp(buf, i, k)] == 0xFFFFFFFF):
                 out[d] = True
                 break
+            i += k
     return out
 
 
@@ -134,8 +169,9 @@ def _push(cp, c, j, p, pending, utf8, boff, cls):
 
 
 @njit(cache=True)
-def _normalise(cps, start, end, table, fold, expansions, folded, utf8, boff, cls):
-    """Fold (unless `folded`), collapse whitespace to single spaces, strip, encode as UTF-8.
+def _normalise(src, start, end, table, fold, expansions, folded, utf8, boff, cls):
+    """Decode src[start:end] (UTF-8), fold it (unless `folded`), collapse whitespace to single
+    spaces, strip, encode as UTF-8 into `utf8`.
 
     Fills `boff` (byte offset of every normalised char, plus the end) and `cls` (its
     class); returns (chars, bytes).  The common case (a char folding to one char) is
@@ -145,8 +181,17 @@ def _normalise(cps, start, end, table, fold, expansions, folded, utf8, boff, cls
     j = 0
     p = 0
     pending = False
-    for i in range(start, end):
-        cp = cps[i] if folded else fold[cps[i]]
+    i = start
+    while i < end:
+        cp = np.int64(src[i])
+        if cp < 0x80:  # ASCII: most bytes of most documents
+            i += 1
+        else:
+            k = _utf8_len(src[i])
+            cp = _utf8_cp(src, i, k)
+            i += k
+        if not folded:
+            cp = fold[cp]
         if cp >= 0x110000:  # expands to several chars (rare: ligatures, "…", "㎏")
             o = cp & 0x7FFFFFFF
             for e in range(o + 1, o + 1 + expansions[o]):
@@ -172,20 +217,28 @@ def _normalise(cps, start, end, table, fold, expansions, folded, utf8, boff, cls
 
 
 @njit(cache=True)
-def _folded_lengths(cps, starts, side_starts, fold, expansions, folded):
+def _folded_lengths(buf, starts, side, side_starts, fold, expansions, folded):
     """Upper bound of each document's length in chars after folding (documents folded in
-    Python already are their length in the side array)."""
+    Python already are their length in the side buffer)."""
     n = starts.shape[0] - 1
-    out = np.empty(n, np.int64)
+    out = np.zeros(n, np.int64)
     for d in range(n):
         if folded[d]:
-            out[d] = side_starts[d + 1] - side_starts[d]
+            for i in range(side_starts[d], side_starts[d + 1]):
+                if side[i] & 0xC0 != 0x80:  # not a continuation byte: one char
+                    out[d] += 1
             continue
-        m = starts[d + 1] - starts[d]
-        for i in range(starts[d], starts[d + 1]):
-            v = fold[cps[i]]
-            if v >= 0x110000:
-                m += expansions[v & 0x7FFFFFFF] - 1
+        m = 0
+        i = starts[d]
+        while i < starts[d + 1]:
+            if buf[i] < 0x80:  # ASCII folds to one ASCII char
+                m += 1
+                i += 1
+                continue
+            k = _utf8_len(buf[i])
+            v = fold[_utf8_cp(buf, i, k)]
+            m += expansions[v & 0x7FFFFFFF] if v >= 0x110000 else 1
+            i += k
         out[d] = m
     return out
 
@@ -258,7 +311,7 @@ def _fmix32(h):
 
 @njit(cache=True)
 def _batch(
-    cps,
+    buf,
     starts,
     side,
     side_starts,
@@ -276,8 +329,8 @@ def _batch(
 ):
     """Normalise, shingle and (MinHash | collect hashes) every document of a batch.
 
-    Document d is cps[starts[d]:starts[d + 1]], or, where `folded[d]` (folded in Python
-    already), side[side_starts[d]:side_starts[d + 1]].
+    Document d is the UTF-8 bytes buf[starts[d]:starts[d + 1]], or, where `folded[d]` (folded
+    in Python already), side[side_starts[d]:side_starts[d + 1]].
 
     MinHash is datasketch's affine32 scheme: murmur3 fmix32 of the shingle hash, then
     min over k of `a_k·h + b_k mod 2^32`; the inner loop over permutations vectorises.
@@ -285,7 +338,7 @@ def _batch(
     Returns (shingle hashes, their offsets, normalised UTF-8, its offsets).
     """
     n = starts.shape[0] - 1
-    lengths = _folded_lengths(cps, starts, side_starts, fold, expansions, folded)
+    lengths = _folded_lengths(buf, starts, side, side_starts, fold, expansions, folded)
     longest = max(1, lengths.max()) if n else 1
     utf8 = np.empty(4 * lengths.sum() + 1, np.uint8)
     ustarts = np.zeros(n + 1, np.int64)
@@ -301,7 +354,7 @@ def _batch(
     ustarts[0] = 0
     for d in range(n):
         base = ustarts[d]
-        src, at = (side, side_starts) if folded[d] else (cps, starts)
+        src, at = (side, side_starts) if folded[d] else (buf, starts)
         nch, nb = _normalise(
             src, at[d], at[d + 1], table, fold, expansions, folded[d], utf8[base:], boff, cls
         )
@@ -330,46 +383,33 @@ class ShingleKernel:
         self.table = class_table()
         self.fold, self.expansions = fold_table()
 
-    @staticmethod
-    def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """UTF-32 code points of all texts and each text's start.  Encoded text by text: joining
-        first would build the whole batch once more as a str (up to 4 bytes a char), memory a
-        fresh Dask worker must fault in (a page fault costs 20-60 us on a VM)."""
-        starts = np.zeros(len(texts) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=starts[1:])
-        cps = np.empty(starts[-1], np.uint32)
-        for t, lo, hi in zip(texts, starts[:-1], starts[1:], strict=True):
-            cps[lo:hi] = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), np.uint32)
-        return cps, starts
+    def _side(self, buf: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(folded side buffer, its starts, which documents are in it).
 
-    def _code_points(
-        self, texts: list[str]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(code points, starts, folded side array, its starts, which texts are in it).
-
-        Most texts are folded by the kernel through `fold_table` (no Python per char);
-        texts with a char it cannot fold exactly, or all non-ASCII ones when t2s is on,
-        go through `normalize.fold` first and into a side array, so the batch's code points
-        are not copied to splice them in.
+        Most documents are folded by the kernel through `fold_table` (no Python per char);
+        those with a char it cannot fold exactly, or all non-ASCII ones when t2s is on, are
+        decoded and go through `normalize.fold` first, into a side buffer, so the batch's
+        bytes are not copied to splice them in.
         """
-        texts = [t or "" for t in texts]
-        cps, starts = self._encode(texts)
-        if self.t2s:
-            python = np.array([not t.isascii() for t in texts], np.bool_)
-        else:
-            python = _needs_python(cps, starts, self.fold)
-        side, side_starts = cps[:0], np.zeros_like(starts)
-        if python.any():
-            folded = [fold(t, self.t2s) if p else "" for t, p in zip(texts, python, strict=True)]
-            side, side_starts = self._encode(folded)
-        return cps, starts, side, side_starts, python
+        python = _needs_python(buf, starts, self.fold, self.t2s)
+        if not python.any():
+            return buf[:0], np.zeros_like(starts), python
+        folded = [
+            fold(bytes(buf[starts[d] : starts[d + 1]]).decode("utf-8", "surrogatepass"), self.t2s)
+            if p
+            else ""
+            for d, p in enumerate(python)
+        ]
+        side, side_starts = utf8_docs(folded)
+        return side, side_starts, python
 
     def run(
-        self, texts: list[str], a: np.ndarray, b: np.ndarray, want_sets: bool
+        self, buf: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.ndarray, want_sets: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(signatures, normalised UTF-8 bytes, their offsets, shingle hashes, their offsets)."""
-        cps, starts, side, side_starts, folded = self._code_points(texts)
-        sigs = np.empty((0 if want_sets else len(texts), a.shape[0]), np.uint32)
+        """Documents buf[starts[d]:starts[d + 1]] (UTF-8, see `utf8_docs`) →
+        (signatures, normalised UTF-8 bytes, their offsets, shingle hashes, their offsets)."""
+        side, side_starts, folded = self._side(buf, starts)
+        sigs = np.empty((0 if want_sets else len(starts) - 1, a.shape[0]), np.uint32)
         args = (
             self.table,
             self.fold,
@@ -382,11 +422,43 @@ class ShingleKernel:
             sigs,
             want_sets,
         )
-        hashes, hstarts, utf8, ustarts = _batch(cps, starts, side, side_starts, folded, *args)
+        hashes, hstarts, utf8, ustarts = _batch(buf, starts, side, side_starts, folded, *args)
         return sigs, utf8, ustarts, hashes, hstarts
 
-    def hash_sets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def hash_sets(self, texts: Texts) -> tuple[np.ndarray, np.ndarray]:
         """Sorted unique xxh32 shingle hashes of each text, concatenated, and their offsets."""
         empty = np.zeros(1, np.uint32)
-        _, _, _, hashes, offsets = self.run(texts, empty, empty, want_sets=True)
+        _, _, _, hashes, offsets = self.run(*utf8_docs(texts), empty, empty, want_sets=True)
         return hashes, offsets
+
+
+Texts = Sequence[str | None] | pa.Array | pa.ChunkedArray
+
+
+def utf8_docs(texts: Texts) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes, start of each document and the end: n + 1 offsets into them); null is "".
+
+    An Arrow string column is used in place (its data buffer and offsets, no copy): the
+    kernel decodes UTF-8 itself, so a partition's text never becomes Python strings or a
+    4-byte-a-char array.  Python strings are encoded with "surrogatepass" (lone surrogates
+    become 3-byte sequences the kernel decodes like any other char).
+    """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
+    if isinstance(texts, pa.Array):
+        if texts.null_count:
+            texts = pc.fill_null(texts, "")
+        if pa.types.is_large_string(texts.type):
+            width = np.int64
+        elif pa.types.is_string(texts.type):
+            width = np.int32
+        else:
+            raise TypeError(f"text column of type {texts.type}, expected string")
+        _, offsets, data = texts.buffers()
+        starts = np.frombuffer(offsets, width)[texts.offset : texts.offset + len(texts) + 1].astype(np.int64)
+        buf = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        return buf, starts
+    encoded = [(t or "").encode("utf-8", "surrogatepass") for t in texts]
+    starts = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=starts[1:])
+    return np.frombuffer(b"".join(encoded), np.uint8), starts

@@ -77,6 +77,23 @@ class DocStore:
                 out[p] = v
         return out
 
+    def texts(self, gids: np.ndarray) -> pa.Array:
+        """The text of these gids as one Arrow column in gid order (null for index documents,
+        which keep no text), for the shingle kernel to read in place."""
+        pieces, positions = [], []
+        for pos, is_index, number, rows in self._groups(gids):
+            t = self.table(is_index, number)
+            if "text" in t.column_names:
+                piece = t.column("text").take(pa.array(rows)).combine_chunks().cast(pa.large_string())
+            else:
+                piece = pa.nulls(len(rows), pa.large_string())
+            pieces.append(piece)
+            positions.append(pos)
+        if not pieces:
+            return pa.array([], pa.large_string())
+        inverse = np.argsort(np.concatenate(positions), kind="stable")
+        return pa.concat_arrays(pieces).take(pa.array(inverse))
+
     def lengths(self, gids: np.ndarray) -> np.ndarray:
         """Text length in characters (0 for index documents, which keep no text)."""
         out = np.zeros(len(gids), np.int64)

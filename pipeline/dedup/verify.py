@@ -71,8 +71,7 @@ def similarities(a: np.ndarray, b: np.ndarray, store: DocStore, cfg: DedupConfig
     sel = np.flatnonzero(unsure)
     if len(sel):
         need, local = np.unique(np.concatenate([ia[sel], ib[sel]]), return_inverse=True)
-        texts = store.column(docs[need], "text")
-        hashes, offsets = shingle_sets([t or "" for t in texts], cfg)
+        hashes, offsets = shingle_sets(store.texts(docs[need]), cfg)
         out = np.empty(len(sel), np.float64)
         _jaccard_pairs(hashes, offsets, local[: len(sel)], local[len(sel) :], out)
         sims[sel] = out

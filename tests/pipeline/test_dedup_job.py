@@ -223,3 +223,22 @@ def test_bad_inputs_fail_with_a_clear_message(tmp_path):
     with pytest.raises(ValueError, match="unsupported format"):
         dedup_files([tmp_path / "d.csv"], tmp_path / "o", "id", "text", DedupConfig())
     assert jaccard("完全相同的文本内容", "完全相同的文本内容") == 1.0
+
+
+def test_doc_store_texts_follow_the_gid_order(tmp_path):
+    import pyarrow as pa
+
+    from pipeline.dedup.store import DocStore, make_gids
+    from pipeline.io.atomic import write_arrow
+
+    files = []
+    for p, texts in enumerate([["p0 a", "p0 b", None], ["p1 a", "p1 b"]]):
+        files.append(tmp_path / f"{p}.arrow")
+        write_arrow(files[-1], pa.table({"id": [f"{p}-{i}" for i in range(len(texts))], "text": texts}))
+    segment = tmp_path / "seg.arrow"
+    write_arrow(segment, pa.table({"id": ["old"]}))  # an index segment keeps no text
+    store = DocStore(files, [segment])
+    g0, g1, old = make_gids(0, 3), make_gids(1, 2), make_gids(0, 1, index=True)
+    gids = np.array([g1[1], g0[2], old[0], g0[0], g1[0], g0[1]], np.uint64)
+    assert store.texts(gids).to_pylist() == ["p1 b", None, None, "p0 a", "p1 a", "p0 b"]
+    assert store.texts(gids).to_pylist() == store.column(gids, "text")

@@ -84,11 +84,33 @@ def test_results_do_not_depend_on_the_kernel_batch_size(monkeypatch):
     cfg = DedupConfig()
     texts = [POEM, ENGLISH, "", POEM[:7], ENGLISH.upper(), "混合 mixed 文本 text " * 9]
     whole = mh.signatures_and_hashes(texts, cfg), mh.shingle_sets(texts, cfg)
-    monkeypatch.setattr(mh, "BATCH_CHARS", 40)
-    assert len(mh._batches(texts)) > 3
+    monkeypatch.setattr(mh, "BATCH_BYTES", 40)
+    assert len(mh._batches(mh.utf8_docs(texts)[1])) > 3
     cut = mh.signatures_and_hashes(texts, cfg), mh.shingle_sets(texts, cfg)
     assert np.array_equal(whole[0][0], cut[0][0]) and whole[0][1] == cut[0][1]
     assert all(np.array_equal(a, b) for a, b in zip(whole[1], cut[1], strict=True))
+
+
+def test_an_arrow_column_gives_what_its_python_strings_give():
+    """Keys read a partition's text column in place: sliced, chunked, with nulls and as
+    large_string it must hash exactly like the same texts as Python strings."""
+    import pyarrow as pa
+
+    from pipeline.dedup.minhash import shingle_sets, signatures_and_hashes
+
+    cfg = DedupConfig()
+    texts = ["skip me", POEM, None, ENGLISH, "Ｆｕｌｌ　ＷＩＤＴＨ ﬁ …", "Σ ΟΔΟΣ", "😀 𠀀𠀁𠀂𠀃𠀄"]
+    want = signatures_and_hashes([t or "" for t in texts[1:]], cfg)
+    sets = shingle_sets([t or "" for t in texts[1:]], cfg)
+    column = pa.array(texts, pa.string()).slice(1)
+    for col in (
+        column,
+        column.cast(pa.large_string()),
+        pa.chunked_array([column.slice(0, 2), column.slice(2)]),
+    ):
+        sigs, hashes = signatures_and_hashes(col, cfg)
+        assert np.array_equal(sigs, want[0]) and hashes == want[1]
+        assert all(np.array_equal(a, b) for a, b in zip(shingle_sets(col, cfg), sets, strict=True))
 
 
 def test_unique_pairs_are_the_distinct_pairs_in_order():
