@@ -456,7 +456,9 @@ def utf8_docs(texts: Texts) -> tuple[np.ndarray, np.ndarray]:
             raise TypeError(f"text column of type {texts.type}, expected string")
         _, offsets, data = texts.buffers()
         starts = np.frombuffer(offsets, width)[texts.offset : texts.offset + len(texts) + 1].astype(np.int64)
-        buf = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        buf = np.frombuffer(data if data is not None else b"", np.uint8)
+        # read-only like the bytes below, so numba compiles (and warm_up loads) one kernel
+        buf.setflags(write=False)
         return buf, starts
     encoded = [(t or "").encode("utf-8", "surrogatepass") for t in texts]
     starts = np.zeros(len(encoded) + 1, np.int64)
