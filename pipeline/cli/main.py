@@ -24,6 +24,15 @@ pipeline_app.command("run", help="Crawl → cleaned, filtered, deduplicated Arro
 pipeline_app.command("dedup", help="Exact + MinHash near-dedup of a JSONL/Parquet/Arrow file.")(dedup_command)
 pipeline_app.command("mix", help="GPT-3-style epochs per source for a token budget.")(mix_command)
 app.add_typer(pipeline_app, name="pipeline")
+
+
+@app.callback()
+def _process_setup() -> None:
+    from pipeline.io.arrow_pool import use_system_pool
+
+    use_system_pool()  # before any command allocates an Arrow buffer (see io/arrow_pool.py)
+
+
 quality_app = typer.Typer(help="GPT-3-style quality classifier.", no_args_is_help=True)
 quality_app.command(
     "train", help="Train a hashed n-gram logistic regression: reference (positive) vs crawl."
