@@ -213,6 +213,9 @@ def main(repo, ds, tok_dir, work, reps):
     from tokenization.encode import encode_dataset
     from tokenization.train import load_tokenizer
 
+    from pipeline.io.arrow_pool import use_system_pool
+
+    use_system_pool()  # as the yuliao CLI does (and the env of the Dask workers below)
     # pyarrow imports pandas on its first array conversion (0.4 s, once per process): done here
     # and in each Dask worker before any timing, so that runs measure encoding, not start-up
     warm_up()
@@ -350,7 +353,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
+    from pipeline.io.arrow_pool import use_system_pool
     from tokenization import special_tokens as st
+
+    use_system_pool()  # Yuliao's training runs here: the allocator its CLI uses
     from tokenization.evaluate import format_side_by_side
     from tokenization.spm_compare import sentencepiece_report, train_sentencepiece
 
