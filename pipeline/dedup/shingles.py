@@ -153,19 +153,23 @@ def _needs_python(buf, starts, fold, any_non_ascii):
 
 
 @njit(inline="always")
+def _put_char(boff, cls, utf8, j, p, char_class, cp):
+    """Write normalised char j (its byte offset, class and UTF-8) at byte p; returns the next
+    byte offset (a scalar: see `_normalise` on tuple returns)."""
+    boff[j] = p
+    cls[j] = char_class
+    return _put_utf8(utf8, p, cp)
+
+
+@njit(inline="always")
 def _push(cp, c, j, p, pending, utf8, boff, cls):
     """Append one folded char: spaces only mark a pending separator."""
     if c == SPACE:
         return j, p, j > 0
     if pending:
-        boff[j] = p
-        cls[j] = SPACE
-        utf8[p] = 32
-        p += 1
+        p = _put_char(boff, cls, utf8, j, p, SPACE, 32)
         j += 1
-    boff[j] = p
-    cls[j] = c
-    return j + 1, _put_utf8(utf8, p, cp), False
+    return j + 1, _put_char(boff, cls, utf8, j, p, c, cp), False
 
 
 @njit(cache=True)
@@ -202,15 +206,10 @@ def _normalise(src, start, end, table, fold, expansions, folded, utf8, boff, cls
             pending = j > 0
             continue
         if pending:
-            boff[j] = p
-            cls[j] = SPACE
-            utf8[p] = 32
-            p += 1
+            p = _put_char(boff, cls, utf8, j, p, SPACE, 32)
             j += 1
             pending = False
-        boff[j] = p
-        cls[j] = c
-        p = _put_utf8(utf8, p, cp)
+        p = _put_char(boff, cls, utf8, j, p, c, cp)
         j += 1
     boff[j] = p
     return j, p
