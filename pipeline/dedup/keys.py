@@ -19,10 +19,12 @@ def add_dedup_keys(batch: pa.Table, cfg: DedupConfig) -> pa.Table:
     from pipeline.dedup.minhash import signatures_and_hashes
 
     column = batch.column("text")
+    texts: list[str] | None = None  # Python strings only where a step needs them
     if cfg.near:
         sigs, hashes = signatures_and_hashes(column, cfg)  # reads the Arrow text in place
     else:
-        sigs, hashes = None, [text_hash(t or "", cfg.t2s) for t in column.to_pylist()]
+        texts = [t or "" for t in column.to_pylist()]
+        sigs, hashes = None, [text_hash(t, cfg.t2s) for t in texts]
     batch = batch.append_column("text_hash", pa.array(hashes, pa.string()))
     if sigs is not None:
         flat = pa.array(sigs.reshape(-1), pa.uint32())
@@ -30,6 +32,7 @@ def add_dedup_keys(batch: pa.Table, cfg: DedupConfig) -> pa.Table:
     if cfg.lines.enabled:
         from pipeline.dedup.lines import line_hash_column
 
-        texts = [t or "" for t in column.to_pylist()]
+        if texts is None:
+            texts = [t or "" for t in column.to_pylist()]
         batch = batch.append_column("line_hashes", line_hash_column(texts, cfg.lines))
     return batch

@@ -97,11 +97,10 @@ def signatures(texts: Texts, cfg: DedupConfig) -> np.ndarray:
 def shingle_sets(texts: Texts, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique shingle hashes of each text (concatenated) and offsets, for exact Jaccard."""
     k = kernel(cfg)
-    empty = np.zeros(1, np.uint32)
     buf, starts = utf8_docs(texts)
     parts, offsets, base = [], [np.zeros(1, np.int64)], 0
     for lo, hi in _batches(starts):
-        _, _, _, h, o = k.run(buf, starts[lo : hi + 1], empty, empty, want_sets=True)
+        h, o = k.hash_sets(buf, starts[lo : hi + 1])
         parts.append(h)
         offsets.append(o[1:] + base)
         base += int(o[-1])

@@ -424,10 +424,10 @@ class ShingleKernel:
         hashes, hstarts, utf8, ustarts = _batch(buf, starts, side, side_starts, folded, *args)
         return sigs, utf8, ustarts, hashes, hstarts
 
-    def hash_sets(self, texts: Texts) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted unique xxh32 shingle hashes of each text, concatenated, and their offsets."""
+    def hash_sets(self, buf: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique xxh32 shingle hashes of each document, concatenated, and their offsets."""
         empty = np.zeros(1, np.uint32)
-        _, _, _, hashes, offsets = self.run(*utf8_docs(texts), empty, empty, want_sets=True)
+        _, _, _, hashes, offsets = self.run(buf, starts, empty, empty, want_sets=True)
         return hashes, offsets
 
 

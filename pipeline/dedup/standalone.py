@@ -94,7 +94,7 @@ def chunk_bounds(text: pa.ChunkedArray, chunk_bytes: int) -> list[tuple[int, int
     return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo] or [(0, 0)]
 
 
-def _keys_task(item: tuple[int, str], work: Path, cfg: DedupConfig, plan: Plan) -> str:
+def _keys_task(item: tuple[int, str], work: Path, cfg: DedupConfig, plan: Plan) -> None:
     """Stage 1 for one chunk: its documents plus dedup keys, as an Arrow file; then the job's
     first round (scatter) for it while its rows are in memory: one round trip less."""
     from pipeline.dedup.keys import add_dedup_keys
@@ -106,7 +106,6 @@ def _keys_task(item: tuple[int, str], work: Path, cfg: DedupConfig, plan: Plan) 
         write_arrow(path, add_dedup_keys(read_arrow(_chunk_path(work, name)), cfg))
         mark_done(path)
     scatter_task(p, plan)
-    return str(path)
 
 
 def _chunk_path(work: Path, name: str) -> Path:

@@ -7,7 +7,7 @@ from pipeline.config import DedupConfig
 from pipeline.dedup.exact import normalize_url, text_hash
 from pipeline.dedup.minhash import kernel, shingle_sets, signatures_and_hashes
 from pipeline.dedup.normalize import normalize_for_dedup
-from pipeline.dedup.shingles import shingles
+from pipeline.dedup.shingles import shingles, utf8_docs
 from pipeline.dedup.xxh32 import xxh32
 
 MIXED = [
@@ -85,5 +85,5 @@ def test_xxh32_matches_the_library_on_every_length_class():
 
 def test_kernel_batches_are_independent():
     k = kernel(DedupConfig())
-    one = np.concatenate([k.hash_sets([t])[0] for t in MIXED])
-    assert np.array_equal(k.hash_sets(MIXED)[0], one)
+    one = np.concatenate([k.hash_sets(*utf8_docs([t]))[0] for t in MIXED])
+    assert np.array_equal(k.hash_sets(*utf8_docs(MIXED))[0], one)
