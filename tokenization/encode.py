@@ -253,9 +253,11 @@ def encode_dataset(
     """
     dataset_dir, tokenizer_dir, out_dir = Path(dataset_dir), Path(tokenizer_dir), Path(out_dir)
     manifest = load_dataset_manifest(dataset_dir)
-    tok = load_tokenizer(tokenizer_dir)
     tokenizer_json = tokenizer_dir / TOKENIZER_JSON
-    tokenizer_sha = sha256_file(tokenizer_json)
+    tokenizer_sha = sha256_file(tokenizer_json) if tokenizer_json.is_file() else ""
+    # The tasks' cached loader (its clear error when the file is absent): with a local scheduler
+    # the tasks then reuse this load; a 32k BPE takes ~0.1 s to load.
+    tok = _cached_tokenizer(str(tokenizer_json), tokenizer_sha)
     vocab_size = tok.get_vocab_size()
     dtype = token_dtype(vocab_size)
 

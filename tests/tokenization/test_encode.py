@@ -168,6 +168,19 @@ def test_distributed_client_matches_threads(dataset: Path, tokenizer_dir: Path, 
     assert files_bytes(tmp_path / "dist") == files_bytes(tmp_path / "thr")
 
 
+def test_local_run_loads_the_tokenizer_once(dataset: Path, tokenizer_dir: Path, tmp_path: Path, monkeypatch):
+    import tokenization.encode as enc
+
+    loads: list[Path] = []
+    real = enc.load_tokenizer
+    monkeypatch.setattr(enc, "load_tokenizer", lambda d: loads.append(Path(d)) or real(d))
+    enc._cached_tokenizer.cache_clear()
+    encode_dataset(dataset, tokenizer_dir, tmp_path / "a", scheduler="synchronous")
+    assert loads == [tokenizer_dir]  # the driver's load serves all three shard tasks
+    with pytest.raises(FileNotFoundError, match="tokenizer file not found"):
+        encode_dataset(dataset, tmp_path / "no-tokenizer", tmp_path / "b")
+
+
 def test_token_dtype():
     assert token_dtype(8000) == "uint16"
     assert token_dtype(65536) == "uint16"  # max id 65535 still fits
