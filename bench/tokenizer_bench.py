@@ -15,6 +15,9 @@ parity check); compression is measured on every 20th, the peer script's held-out
   * encoding in a subprocess with tokenizers' thread pool off (one core): bare `encode_batch`
     with the same tokenizer vs `encode_dataset` (Arrow in, shards + manifest out) -> ratio per
     core; then Dask with 1 and 2 worker processes -> scaling.
+Each speed bar is judged on a paired statistic (`ACCEPTANCE`): contenders back to back, order
+alternating, the median of the per-round ratios; encoding pairs every shard (~1.5 s apart).
+Best-of and ratio-of-medians over whole runs are printed too, marked drift-exposed.
 
 Usage:
   python bench/tokenizer_bench.py --peer-python ../peers/bin/python --docs DOCS.jsonl[.gz] \\
@@ -209,7 +212,7 @@ def warm_up():
 
 def main(repo, ds, tok_dir, work, reps):
     sys.path.insert(0, repo)
-    from pipeline.io.atomic import read_arrow, sha256_file
+    from pipeline.io.atomic import read_arrow
     from tokenization.encode import encode_dataset
     from tokenization.train import load_tokenizer
 
@@ -256,36 +259,35 @@ def main(repo, ds, tok_dir, work, reps):
         # round is often 10-30 % faster (the others would inherit that bias every round)
         for name in names[rep % 3 :] + names[: rep % 3]:
             res.setdefault(name, []).append(round(runs[name](rep), 3))
-    # Paired per shard: the same shard through bare encode_batch and Yuliao's worker task
-    # (read Arrow, encode, ids into list<uint16>, write + hash the shard) seconds apart, so that
-    # both see the same machine; whole-run rounds above are tens of seconds apart on a VM whose
-    # speed drifts by 20-30 %.
-    from tokenization.encode import ShardTask, encode_shard
-
+    # Paired shard by shard, end to end: each shard is also a one-shard dataset, encoded by
+    # `encode_dataset` (plan, read Arrow, encode, ids into list<uint16>, write + hash the shard,
+    # manifest) right next to bare encode_batch over the same texts, the order alternating.  The
+    # VM's speed drifts by 20-30 % over tens of seconds (CPU time drifts with it: not steal), so
+    # whole-run rounds that far apart measure the drift; pairs ~1.5 s apart cancel it.
+    singles = []
+    for i, shard in enumerate(man["shards"]):
+        one = work / f"single-{i}"
+        (one / "data").mkdir(parents=True, exist_ok=True)
+        shutil.copy(ds / shard["path"], one / shard["path"])
+        (one / "manifest.json").write_text(json.dumps({"shards": [shard]}))
+        singles.append(one)
     tok = bare_tokenizer()
-    sha = sha256_file(Path(tok_dir) / "tokenizer.json")
     paired = {"bare": [], "yuliao": []}
     for rep in range(int(reps)):
         spent = {"bare": 0.0, "yuliao": 0.0}
         for i, shard in enumerate(man["shards"]):
             shard_texts = read_arrow(ds / shard["path"]).column("text").to_pylist()
-            task = ShardTask(
-                index=i, input_path=str(ds / shard["path"]), input_rel=shard["path"], input_rows=None,
-                input_sha256=shard["sha256"], output_path=str(work / f"paired-{rep}" / f"shard-{i:05d}.arrow"),
-                tokenizer_path=str(Path(tok_dir) / "tokenizer.json"), tokenizer_sha256=sha, dtype="uint16",
-                text_field="text", single_threaded=True,
-            )
             for who in ("bare", "yuliao") if (rep + i) % 2 == 0 else ("yuliao", "bare"):
                 t0 = time.perf_counter()
                 if who == "bare":
                     encode_in_batches(tok.encode_batch, shard_texts)
                 else:
-                    encode_shard(task)
+                    encode_dataset(singles[i], tok_dir, work / f"paired-{rep}-{i}", scheduler="synchronous")
                 spent[who] += time.perf_counter() - t0
         for who in paired:
             paired[who].append(round(mb / spent[who], 3))
     res["paired_bare_encode_batch_MB_s"] = paired["bare"]
-    res["paired_yuliao_encode_shard_MB_s"] = paired["yuliao"]
+    res["paired_yuliao_encode_dataset_MB_s"] = paired["yuliao"]
     first = man["shards"][0]
     (work / "one" / "data").mkdir(parents=True, exist_ok=True)
     (work / "one" / "manifest.json").write_text(json.dumps({"shards": [first]}))
@@ -328,6 +330,44 @@ def encode_bench(dataset: Path, tok_dir: Path, work: Path, reps: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# The issue's speed bars, each judged on its paired statistic: contenders measured back to back
+# (seconds apart, order alternating), the median over rounds.  On this VM the machine's speed
+# drifts by 20-30 % between rounds tens of seconds apart, so best-of and ratio-of-medians over
+# whole runs (also printed, "drift-exposed") follow the drift more than the code.
+ACCEPTANCE = (
+    ("training vs bare train_from_iterator", "train", "per_round_ratio_vs_bare_peer_median", 0.9),
+    ("encoding per core vs bare encode_batch", "encode", "paired_ratio_per_core_median", 0.9),
+    ("Dask 2 workers vs 1", "encode", "paired_dask_2_vs_1_median", 1.7),
+)
+DRIFT_EXPOSED = (
+    ("training, best-of", "train", "ratio_vs_bare_peer"),
+    ("training, ratio of medians", "train", "median_ratio_vs_bare_peer"),
+    ("encoding, best-of", "encode", "ratio_per_core_vs_bare_encode_batch"),
+    ("encoding, ratio of medians", "encode", "median_ratio_per_core_vs_bare_encode_batch"),
+    ("Dask, best-of", "encode", "dask_2_vs_1"),
+    ("Dask, ratio of medians", "encode", "median_dask_2_vs_1"),
+)
+
+
+def acceptance(result: dict) -> dict:
+    checks = []
+    for name, part, key, bar in ACCEPTANCE:
+        value = result.get(part, {}).get(key)
+        checks.append(
+            {
+                "check": name,
+                "statistic": key,
+                "value": value,
+                "bar": bar,
+                "pass": value is not None and value >= bar,
+            }
+        )
+    return {
+        "checks": checks,
+        "drift_exposed": {name: result.get(part, {}).get(key) for name, part, key in DRIFT_EXPOSED},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--peer-python", default=str(REPO.parent / "peers" / "bin" / "python"))
@@ -335,11 +375,14 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument(
-        "--train-reps", type=int, default=2, help="interleaved training rounds (best of and median)"
+        "--train-reps",
+        type=int,
+        default=4,
+        help="interleaved training rounds (even: the peer runs first in half of them)",
     )
     ap.add_argument("--encode-every", type=int, default=2, help="encode bench on every Nth training doc")
     ap.add_argument(
-        "--encode-reps", type=int, default=3, help="interleaved encoding rounds (best of and median)"
+        "--encode-reps", type=int, default=6, help="interleaved encoding rounds (best of, median, paired)"
     )
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument(
@@ -400,8 +443,10 @@ def main() -> None:
         phase: list[float] = []
         manifest = None
         for rep in range(args.train_reps):
+            # Yuliao in the middle, beside the peer's call in every round (the per-round pair),
+            # with the peer first and last by turns: whichever runs first is often faster here
             order = (
-                ("bare_peer", "bare_same", "yuliao") if rep % 2 == 0 else ("yuliao", "bare_same", "bare_peer")
+                ("bare_peer", "yuliao", "bare_same") if rep % 2 == 0 else ("bare_same", "yuliao", "bare_peer")
             )
             for who in order:
                 machine = MachineClock()
@@ -505,11 +550,20 @@ def main() -> None:
                 md["yuliao_encode_MB_s"] / md["bare_encode_batch_MB_s"], 3
             )
             enc["median_dask_2_vs_1"] = round(md["dask_2_workers_MB_s"] / md["dask_1_workers_MB_s"], 3)
+            # each round runs 1 and 2 workers back to back (order alternating): the pair's ratio
+            pairs = [
+                two / one
+                for one, two in zip(enc["dask_1_workers_MB_s"], enc["dask_2_workers_MB_s"], strict=True)
+            ]
+            enc["paired_dask_2_vs_1_per_round"] = [round(r, 3) for r in pairs]
+            enc["paired_dask_2_vs_1_median"] = round(statistics.median(pairs), 3)
             # per round, shard by shard paired: the per-core ratio least moved by the VM's drift
             per_round = [
                 y / b
                 for y, b in zip(
-                    enc["paired_yuliao_encode_shard_MB_s"], enc["paired_bare_encode_batch_MB_s"], strict=True
+                    enc["paired_yuliao_encode_dataset_MB_s"],
+                    enc["paired_bare_encode_batch_MB_s"],
+                    strict=True,
                 )
             ]
             enc["paired_ratio_per_core_per_round"] = [round(r, 3) for r in per_round]
@@ -541,7 +595,11 @@ def main() -> None:
         "encode_ratio_per_core_vs_fast": enc.get("ratio_per_core_vs_bare_encode_batch_fast"),
         "dask_2_vs_1": enc.get("dask_2_vs_1"),
     }
+    result["acceptance"] = acceptance(result)
     print(json.dumps(result["summary"], indent=1, ensure_ascii=False))
+    for c in result["acceptance"]["checks"]:
+        verdict = "pass" if c["pass"] else "MISS"
+        print(f"{verdict}  {c['check']}: {c['value']} (bar {c['bar']}, {c['statistic']})")
     if args.out:
         args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
