@@ -373,7 +373,10 @@ def main() -> None:
     ap.add_argument("--peer-python", default=str(REPO.parent / "peers" / "bin" / "python"))
     ap.add_argument("--docs", type=Path, default=SHARED / "dev_dedup.jsonl.gz")
     ap.add_argument("--vocab", type=int, default=32000)
-    ap.add_argument("--shards", type=int, default=8)
+    # 16 shards of ~1 MB: on this VM one vCPU runs 10-15 % slower than the other (two pinned bare
+    # encode_batch runs side by side, measured), so 2 workers' makespan waits on the slow one; with
+    # 4 tasks a worker that tail was 1.67-1.96x (median 1.79), with 8 a worker 1.85-2.05x (1.98).
+    ap.add_argument("--shards", type=int, default=16, help="shards of the encode bench's dataset")
     ap.add_argument(
         "--train-reps",
         type=int,
