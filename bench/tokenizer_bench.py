@@ -298,13 +298,38 @@ def main(repo, ds, tok_dir, work, reps):
 
     from pipeline.cluster import open_client
 
-    # the cluster `yuliao tokenizer encode --workers N` starts
-    for n in [n for rep in range(int(reps)) for n in ((1, 2) if rep % 2 == 0 else (2, 1))]:
-        with open_client(None, n) as client:
-            client.run(warm_up)
-            t0 = time.perf_counter()
-            encode_dataset(ds, tok_dir, work / f"dask-{n}-{time.time_ns()}", client)
-            res.setdefault(f"dask_{n}_workers_MB_s", []).append(round(mb / (time.perf_counter() - t0), 3))
+    def bare_processes(n):
+        # the machine's own scaling: n forked processes, bare encode_batch over 1/n of the texts each
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        go = ctx.Barrier(n + 1)
+
+        def work(k):
+            tok = bare_tokenizer()
+            part = texts[k::n]
+            go.wait()
+            encode_in_batches(tok.encode_batch, part)
+
+        procs = [ctx.Process(target=work, args=(k,)) for k in range(n)]
+        for p in procs:
+            p.start()
+        go.wait()
+        t0 = time.perf_counter()
+        for p in procs:
+            p.join()
+        return mb / (time.perf_counter() - t0)
+
+    # the cluster `yuliao tokenizer encode --workers N` starts, and beside it in each round the
+    # same scaling for bare encode_batch in plain processes: what two cores give at that moment
+    for rep in range(int(reps)):
+        for n in (1, 2) if rep % 2 == 0 else (2, 1):
+            with open_client(None, n) as client:
+                client.run(warm_up)
+                t0 = time.perf_counter()
+                encode_dataset(ds, tok_dir, work / f"dask-{n}-{time.time_ns()}", client)
+                res.setdefault(f"dask_{n}_workers_MB_s", []).append(round(mb / (time.perf_counter() - t0), 3))
+            res.setdefault(f"bare_{n}_processes_MB_s", []).append(round(bare_processes(n), 3))
     print(json.dumps(res))
 
 
@@ -346,6 +371,7 @@ DRIFT_EXPOSED = (
     ("encoding, ratio of medians", "encode", "median_ratio_per_core_vs_bare_encode_batch"),
     ("Dask, best-of", "encode", "dask_2_vs_1"),
     ("Dask, ratio of medians", "encode", "median_dask_2_vs_1"),
+    ("bare encode_batch, 2 processes vs 1 (the machine)", "encode", "paired_bare_2_vs_1_processes_median"),
 )
 
 
@@ -560,6 +586,12 @@ def main() -> None:
             ]
             enc["paired_dask_2_vs_1_per_round"] = [round(r, 3) for r in pairs]
             enc["paired_dask_2_vs_1_median"] = round(statistics.median(pairs), 3)
+            bare_pairs = [
+                two / one
+                for one, two in zip(enc["bare_1_processes_MB_s"], enc["bare_2_processes_MB_s"], strict=True)
+            ]
+            enc["paired_bare_2_vs_1_processes_per_round"] = [round(r, 3) for r in bare_pairs]
+            enc["paired_bare_2_vs_1_processes_median"] = round(statistics.median(bare_pairs), 3)
             # per round, shard by shard paired: the per-core ratio least moved by the VM's drift
             per_round = [
                 y / b
