@@ -288,13 +288,9 @@ def main(repo, ds, tok_dir, work, reps):
             paired[who].append(round(mb / spent[who], 3))
     res["paired_bare_encode_batch_MB_s"] = paired["bare"]
     res["paired_yuliao_encode_dataset_MB_s"] = paired["yuliao"]
-    first = man["shards"][0]
-    (work / "one" / "data").mkdir(parents=True, exist_ok=True)
-    (work / "one" / "manifest.json").write_text(json.dumps({"shards": [first]}))
-    shutil.copy(ds / first["path"], work / "one" / first["path"])
     t0 = time.perf_counter()
-    encode_dataset(work / "one", tok_dir, work / "wb", scheduler="synchronous", word_boundaries=True)
-    res["word_boundaries_MB_s"] = round(first["text_bytes"] / 1e6 / (time.perf_counter() - t0), 3)
+    encode_dataset(singles[0], tok_dir, work / "wb", scheduler="synchronous", word_boundaries=True)
+    res["word_boundaries_MB_s"] = round(man["shards"][0]["text_bytes"] / 1e6 / (time.perf_counter() - t0), 3)
 
     from pipeline.cluster import open_client
 
@@ -305,13 +301,13 @@ def main(repo, ds, tok_dir, work, reps):
         ctx = mp.get_context("fork")
         go = ctx.Barrier(n + 1)
 
-        def work(k):
+        def encode_part(k):
             tok = bare_tokenizer()
             part = texts[k::n]
             go.wait()
             encode_in_batches(tok.encode_batch, part)
 
-        procs = [ctx.Process(target=work, args=(k,)) for k in range(n)]
+        procs = [ctx.Process(target=encode_part, args=(k,)) for k in range(n)]
         for p in procs:
             p.start()
         go.wait()
@@ -373,6 +369,13 @@ DRIFT_EXPOSED = (
     ("Dask, ratio of medians", "encode", "median_dask_2_vs_1"),
     ("bare encode_batch, 2 processes vs 1 (the machine)", "encode", "paired_bare_2_vs_1_processes_median"),
 )
+
+
+def paired_ratios(enc: dict, name: str, num: str, den: str) -> None:
+    """Round by round ratios of two runs made back to back, and their median (a paired statistic)."""
+    ratios = [a / b for a, b in zip(enc[num], enc[den], strict=True)]
+    enc[f"{name}_per_round"] = [round(r, 3) for r in ratios]
+    enc[f"{name}_median"] = round(statistics.median(ratios), 3)
 
 
 def acceptance(result: dict) -> dict:
@@ -579,30 +582,18 @@ def main() -> None:
                 md["yuliao_encode_MB_s"] / md["bare_encode_batch_MB_s"], 3
             )
             enc["median_dask_2_vs_1"] = round(md["dask_2_workers_MB_s"] / md["dask_1_workers_MB_s"], 3)
-            # each round runs 1 and 2 workers back to back (order alternating): the pair's ratio
-            pairs = [
-                two / one
-                for one, two in zip(enc["dask_1_workers_MB_s"], enc["dask_2_workers_MB_s"], strict=True)
-            ]
-            enc["paired_dask_2_vs_1_per_round"] = [round(r, 3) for r in pairs]
-            enc["paired_dask_2_vs_1_median"] = round(statistics.median(pairs), 3)
-            bare_pairs = [
-                two / one
-                for one, two in zip(enc["bare_1_processes_MB_s"], enc["bare_2_processes_MB_s"], strict=True)
-            ]
-            enc["paired_bare_2_vs_1_processes_per_round"] = [round(r, 3) for r in bare_pairs]
-            enc["paired_bare_2_vs_1_processes_median"] = round(statistics.median(bare_pairs), 3)
+            # each round runs 1 and 2 workers (and bare processes) back to back, order alternating
+            paired_ratios(enc, "paired_dask_2_vs_1", "dask_2_workers_MB_s", "dask_1_workers_MB_s")
+            paired_ratios(
+                enc, "paired_bare_2_vs_1_processes", "bare_2_processes_MB_s", "bare_1_processes_MB_s"
+            )
             # per round, shard by shard paired: the per-core ratio least moved by the VM's drift
-            per_round = [
-                y / b
-                for y, b in zip(
-                    enc["paired_yuliao_encode_dataset_MB_s"],
-                    enc["paired_bare_encode_batch_MB_s"],
-                    strict=True,
-                )
-            ]
-            enc["paired_ratio_per_core_per_round"] = [round(r, 3) for r in per_round]
-            enc["paired_ratio_per_core_median"] = round(statistics.median(per_round), 3)
+            paired_ratios(
+                enc,
+                "paired_ratio_per_core",
+                "paired_yuliao_encode_dataset_MB_s",
+                "paired_bare_encode_batch_MB_s",
+            )
         result["encode"] = enc
         print("encode:", json.dumps(enc), flush=True)
 
