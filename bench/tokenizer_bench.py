@@ -310,11 +310,14 @@ def main(repo, ds, tok_dir, work, reps):
         procs = [ctx.Process(target=encode_part, args=(k,)) for k in range(n)]
         for p in procs:
             p.start()
-        go.wait()
+        go.wait(timeout=600)  # a worker that died before the barrier breaks it instead of hanging
         t0 = time.perf_counter()
         for p in procs:
             p.join()
-        return mb / (time.perf_counter() - t0)
+        spent = time.perf_counter() - t0
+        if any(p.exitcode for p in procs):  # a crashed worker would read as a fast one
+            raise RuntimeError(f"bare encode_batch worker failed: exit codes {[p.exitcode for p in procs]}")
+        return mb / spent
 
     # the cluster `yuliao tokenizer encode --workers N` starts, and beside it in each round the
     # same scaling for bare encode_batch in plain processes: what two cores give at that moment
@@ -371,11 +374,14 @@ DRIFT_EXPOSED = (
 )
 
 
-def paired_ratios(enc: dict, name: str, num: str, den: str) -> None:
+def paired(num: list[float], den: list[float]) -> tuple[list[float], float]:
     """Round by round ratios of two runs made back to back, and their median (a paired statistic)."""
-    ratios = [a / b for a, b in zip(enc[num], enc[den], strict=True)]
-    enc[f"{name}_per_round"] = [round(r, 3) for r in ratios]
-    enc[f"{name}_median"] = round(statistics.median(ratios), 3)
+    ratios = [a / b for a, b in zip(num, den, strict=True)]
+    return [round(r, 3) for r in ratios], round(statistics.median(ratios), 3)
+
+
+def paired_ratios(enc: dict, name: str, num: str, den: str) -> None:
+    enc[f"{name}_per_round"], enc[f"{name}_median"] = paired(enc[num], enc[den])
 
 
 def acceptance(result: dict) -> dict:
@@ -493,6 +499,8 @@ def main() -> None:
                 steals[who].append(steal)
                 print(f"train {who}: {t:.1f}s, CPU {cpu_s:.1f}s, steal {steal:.1f} %", flush=True)
         best = {k: min(v) for k, v in times.items()}
+        # times are seconds: the peer's over Yuliao's is Yuliao's throughput relative to the peer's
+        per_round, per_round_median = paired(times["bare_peer"], times["yuliao"])
         med = {k: statistics.median(v) for k, v in times.items()}
         result["train"] = {
             **{f"{k}_s": [round(t, 1) for t in v] for k, v in times.items()},
@@ -513,12 +521,8 @@ def main() -> None:
             "median_ratio_vs_bare_peer": round(med["bare_peer"] / med["yuliao"], 3),
             "median_ratio_read_and_train_vs_bare_peer": round(med["bare_peer"] / statistics.median(phase), 3),
             # each round's peer and Yuliao runs are back to back: the ratio least moved by drift
-            "per_round_ratio_vs_bare_peer": [
-                round(p / y, 3) for p, y in zip(times["bare_peer"], times["yuliao"], strict=True)
-            ],
-            "per_round_ratio_vs_bare_peer_median": round(
-                statistics.median(p / y for p, y in zip(times["bare_peer"], times["yuliao"], strict=True)), 3
-            ),
+            "per_round_ratio_vs_bare_peer": per_round,
+            "per_round_ratio_vs_bare_peer_median": per_round_median,
             # CPU seconds (all threads of this process) and the VM's CPU steal while each ran: steal
             # is wall time no contender used; CPU time shows what work each path did
             **{f"{k}_cpu_s": [round(c, 1) for c in v] for k, v in cpu.items()},
