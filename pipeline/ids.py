@@ -12,7 +12,7 @@ def content_digest(data: bytes | str) -> str:
 
 
 def make_id(source: str, locator: str, digest: str) -> str:
-    """`source` + where the record sits (URL or file:offset) + what it contains.
+    """`source` + where the record sits (input:offset or row) + what it contains.
 
     Readable prefix (source) for humans, hash for uniqueness: `web-3f2a…`.
     """

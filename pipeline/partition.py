@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 from pipeline import ledger
 from pipeline.config import PipelineConfig
 from pipeline.io.atomic import (
+    atomic_path,
     is_done,
     mark_done,
     read_arrow,
@@ -28,7 +30,9 @@ from pipeline.io.atomic import (
     write_json,
     write_parquet,
 )
+from pipeline.io.records import Collector
 from pipeline.io.splits import WHOLE, Split
+from pipeline.steps import StepResult
 
 # Columns every output document has (the documents contract) come first, then whatever the
 # steps added (scores, PII counts, ...) in name order; reader internals are not written out.
@@ -57,7 +61,11 @@ def output_columns(names: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Partition:
-    """One task's input: a whole file, or one split of a big splittable file."""
+    """One task's input: a whole file, or one split of a big splittable file.
+
+    `root` is the folder ids name inputs relative to (the manifest's); `failure` is set when
+    planning could not open the file at all: the partition then reads as one quarantined row.
+    """
 
     index: int
     source: str
@@ -65,6 +73,8 @@ class Partition:
     format: str
     text_field: str
     split: Split = WHOLE
+    root: str = ""
+    failure: str | None = None
 
     @property
     def name(self) -> str:
@@ -76,14 +86,10 @@ def stage1_paths(work: Path, part: Partition) -> tuple[Path, Path, Path]:
     return Path(f"{base}.arrow"), Path(f"{base}.ledger.parquet"), Path(f"{base}.stats.json")
 
 
-def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
-    """Read → decode → extract → clean → boilerplate → langid → filter → pii → dedup keys."""
-    docs_path, drops_path, stats_path = stage1_paths(work, part)
-    if is_done(docs_path):
-        return json.loads(stats_path.read_text())
+STEP_NAMES = ("decode", "extract", "clean", "boilerplate", "langid", "filter", "quality", "pii")
 
-    from pipeline.dedup.keys import add_dedup_keys
-    from pipeline.io.readers import read_partition
+
+def _steps(cfg: PipelineConfig) -> list[tuple[str, Callable[[pa.Table], StepResult]]]:
     from pipeline.steps.boilerplate import remove_boilerplate
     from pipeline.steps.clean import clean
     from pipeline.steps.decode import decode
@@ -93,24 +99,8 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     from pipeline.steps.pii import mask_pii
     from pipeline.steps.quality import quality_score
 
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    read = read_partition(
-        part.path,
-        part.source,
-        part.format,
-        text_field=part.text_field,
-        split=part.split,
-        max_record_bytes=cfg.read.max_record_bytes,
-        mime_types=frozenset(cfg.read.mime_types) if cfg.read.mime_types is not None else None,
-    )
-    timings["read"] = time.perf_counter() - t0
-    input_records = read.records
-    input_bytes = int(pc.sum(read.batch["bytes"]).as_py() or 0) if read.batch.num_rows else 0
-    drops = [read.quarantined]
-    batch = read.batch
-    steps = [
-        ("decode", lambda b: decode(b)),
+    return [
+        ("decode", decode),
         ("extract", lambda b: extract(b, cfg.extract)),
         ("clean", lambda b: clean(b, cfg.clean)),
         ("boilerplate", lambda b: remove_boilerplate(b, cfg.boilerplate)),
@@ -120,36 +110,147 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         # PII last: filters judge the real text, dedup hashes what is written.
         ("pii", lambda b: mask_pii(b, cfg.pii)),
     ]
-    rows_in: dict[str, int] = {}
-    bytes_in: dict[str, int] = {}
-    for name, step in steps:
-        rows_in[name] = batch.num_rows
-        bytes_in[name] = int(pc.sum(batch["bytes"]).as_py() or 0) if batch.num_rows else 0
-        t = time.perf_counter()
-        result = step(batch)
-        timings[name] = time.perf_counter() - t
-        batch, dropped = result.kept, result.dropped
-        drops.append(dropped)
 
-    t = time.perf_counter()
-    batch = add_dedup_keys(batch.select(output_columns(batch.column_names)), cfg.dedup)
-    timings["dedup_keys"] = time.perf_counter() - t
+
+def run_step_locally(name: str, step: Callable[[pa.Table], StepResult], batch: pa.Table) -> StepResult:
+    """`step(batch)`; if it raises, each record alone, so only the records that raise are lost:
+    each is one quarantined row (`step_error:<step>:<exception>`) and the rest go on."""
+    try:
+        return step(batch)
+    except Exception:
+        pass
+    kept: list[pa.Table] = []
+    dropped: list[pa.Table] = []
+    bad: list[tuple[str, str, int, str]] = []
+    for i in range(batch.num_rows):
+        row = batch.slice(i, 1)
+        try:
+            result = step(row)
+        except Exception as exc:
+            rec = row.to_pylist()[0]
+            bad.append(
+                (rec["id"], rec["source"], rec.get("bytes") or 0, f"step_error:{name}:{type(exc).__name__}")
+            )
+            continue
+        kept.append(result.kept)
+        dropped.append(result.dropped)
+    if bad:
+        ids, sources, nbytes, reasons = (list(c) for c in zip(*bad, strict=True))
+        dropped.append(ledger.rows(ids, sources, name, "quarantined", reasons, nbytes=nbytes))
+    kept_table = pa.concat_tables(kept, promote_options="permissive") if kept else batch.slice(0, 0)
+    return StepResult(kept_table, ledger.concat(dropped))
+
+
+class _Stage1Batches:
+    """Runs the steps over each batch the reader hands over and appends the survivors (with
+    dedup keys) to one Arrow IPC file, so a partition's memory is one batch, not the input."""
+
+    def __init__(self, part: Partition, cfg: PipelineConfig, sink: pa.NativeFile) -> None:
+        self.part, self.cfg, self.sink = part, cfg, sink
+        self.steps = _steps(cfg)
+        self.writer: pa.ipc.RecordBatchFileWriter | None = None
+        self.schema: pa.Schema | None = None
+        self.drops: list[pa.Table] = []
+        self.rows_in = dict.fromkeys(STEP_NAMES, 0)
+        self.bytes_in = dict.fromkeys(STEP_NAMES, 0)
+        self.seconds: dict[str, float] = dict.fromkeys([*STEP_NAMES, "dedup_keys"], 0.0)
+        self.input_bytes = 0
+        self.survivors = 0
+
+    def __call__(self, batch: pa.Table) -> None:
+        from pipeline.dedup.keys import add_dedup_keys
+
+        if batch.num_rows:
+            self.input_bytes += int(pc.sum(batch["bytes"]).as_py() or 0)
+        for name, step in self.steps:
+            self.rows_in[name] += batch.num_rows
+            self.bytes_in[name] += int(pc.sum(batch["bytes"]).as_py() or 0) if batch.num_rows else 0
+            t = time.perf_counter()
+            result = run_step_locally(name, step, batch)
+            self.seconds[name] += time.perf_counter() - t
+            batch = result.kept
+            self.drops.append(result.dropped)
+        t = time.perf_counter()
+        batch = add_dedup_keys(batch.select(output_columns(batch.column_names)), self.cfg.dedup)
+        self.seconds["dedup_keys"] += time.perf_counter() - t
+        self._write(batch)
+
+    def _write(self, batch: pa.Table) -> None:
+        if self.schema is None:
+            self.schema = batch.schema
+            self.writer = pa.ipc.new_file(self.sink, self.schema)
+        elif not batch.num_rows:
+            return
+        else:
+            batch = _conform(batch, self.schema, self.part.path)
+        self.survivors += batch.num_rows
+        self.writer.write_table(batch)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _conform(batch: pa.Table, schema: pa.Schema, path: str) -> pa.Table:
+    """A later batch in the first batch's schema (a step may type an all-null column differently)."""
+    if batch.schema.equals(schema):
+        return batch
+    if set(batch.column_names) != set(schema.names):
+        raise RuntimeError(f"{path}: steps gave columns {batch.column_names}, expected {schema.names}")
+    return batch.select(schema.names).cast(schema)
+
+
+def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
+    """Read → decode → extract → clean → boilerplate → langid → filter → pii → dedup keys.
+
+    The reader hands over records every `read.split_bytes` of input, and each such batch goes
+    through the steps before the next is read: whatever a file inflates to, a task holds one
+    batch (plus one ledger row per record).
+    """
+    from pipeline.io.readers import read_partition
+
+    docs_path, drops_path, stats_path = stage1_paths(work, part)
+    if is_done(docs_path):
+        return json.loads(stats_path.read_text())
+
+    t0 = time.perf_counter()
+    with atomic_path(docs_path) as tmp, pa.OSFile(str(tmp), "wb") as sink:
+        batches = _Stage1Batches(part, cfg, sink)
+        if part.failure is not None:  # planning could not open the file: one row names it
+            out = Collector(part.source, part.path, part.root)
+            out.quarantine(0, part.failure, "unreadable", 0)
+            read = out.result()
+        else:
+            read = read_partition(
+                part.path,
+                part.source,
+                part.format,
+                text_field=part.text_field,
+                split=part.split,
+                max_record_bytes=cfg.read.max_record_bytes,
+                mime_types=frozenset(cfg.read.mime_types) if cfg.read.mime_types is not None else None,
+                root=part.root,
+                batch_bytes=cfg.read.split_bytes,
+                on_batch=batches,
+            )
+        batches(read.batch)  # the rest (and, for an empty input, the schema of the file)
+        batches.close()
+    read_seconds = time.perf_counter() - t0 - sum(batches.seconds.values())
 
     stats = {
         "partition": part.name,
         "source": part.source,
         "input": part.path,
-        "input_records": input_records,
-        "input_bytes": input_bytes,
-        "rows_in": rows_in,
-        "bytes_in": bytes_in,
-        "survivors": batch.num_rows,
-        "seconds": {k: round(v, 4) for k, v in timings.items()},
+        "input_records": read.records,
+        "input_bytes": batches.input_bytes,
+        "rows_in": batches.rows_in,
+        "bytes_in": batches.bytes_in,
+        "survivors": batches.survivors,
+        "seconds": {k: round(v, 4) for k, v in {"read": read_seconds, **batches.seconds}.items()},
         "warnings": read.warnings,
     }
-    write_parquet(drops_path, ledger.concat(drops))
+    write_parquet(drops_path, ledger.concat([read.quarantined, *batches.drops]))
     write_json(stats_path, stats)
-    write_arrow(docs_path, batch)
     mark_done(docs_path)
     return stats
 

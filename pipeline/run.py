@@ -5,7 +5,8 @@
     stage 3 (per input file, parallel): drop duplicates, write shards + the partition's ledger
     finish (driver):                    check the ledger balances, write manifest.json
 
-Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, _work/ (resume state).
+Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, _work/ (resume state),
+.yuliao/ (owner file and lock; see pipeline.io.ownership).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +23,15 @@ from pipeline import __version__, ledger
 from pipeline.cluster import map_tasks
 from pipeline.config import PipelineConfig, SourceConfig
 from pipeline.io.atomic import write_json
+from pipeline.io.ownership import OutputConflict, claim_output, input_stamps
+from pipeline.io.records import InputConfigError
 from pipeline.partition import Partition, run_stage1, run_stage3, stage1_paths
 
+__all__ = ["OutputConflict", "RunResult", "StrictFailure", "plan_partitions", "run_pipeline"]
 
-class OutputConflict(RuntimeError):
-    """The output directory holds a run made with a different configuration."""
+
+class StrictFailure(RuntimeError):
+    """`strict` was asked for and the job had warnings (unreadable files, damaged records)."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,15 @@ class RunResult:
     warnings: list[str]
 
 
+# What `pipeline run` writes inside its output folder (the owner file lists the ones it created).
+WRITES = ("data", "ledger", "manifest.json", "report", "_work")
+
+
 def expand_paths(source: SourceConfig, base_dir: Path) -> list[str]:
-    """Resolve globs (any fsspec URL); relative local paths are relative to the manifest."""
+    """Resolve globs (any fsspec URL); relative local paths are relative to the manifest.
+
+    A file matched twice (two overlapping patterns) is read once.
+    """
     found: list[str] = []
     for pattern in source.paths:
         if "://" not in pattern and not Path(pattern).is_absolute():
@@ -49,7 +60,7 @@ def expand_paths(source: SourceConfig, base_dir: Path) -> list[str]:
             raise FileNotFoundError(f"sources[{source.name}].paths: nothing matches {pattern!r}")
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         found.extend(p if protocol == "file" else f"{protocol}://{p}" for p in sorted(paths))
-    return found
+    return list(dict.fromkeys(found))
 
 
 _EXTENSIONS = {
@@ -74,28 +85,46 @@ def infer_format(path: str) -> str:
     raise ValueError(f"{path}: cannot tell the format from the extension; set the source's `format`")
 
 
-def plan_partitions(sources: list[SourceConfig], base_dir: Path, cfg: PipelineConfig) -> list[Partition]:
+def plan_partitions(
+    sources: list[SourceConfig], base_dir: Path, cfg: PipelineConfig, warnings: list[str] | None = None
+) -> list[Partition]:
     """One partition per file, or per split of a big splittable file (bounded memory per task).
 
     Planning also checks that columnar/JSONL inputs have the text field, so a wrong
-    `text_field` fails here, before any work starts.
+    `text_field` fails here, before any work starts.  A file that cannot be planned at all
+    (corrupt footer, a directory, a symlink loop, unreadable) is one partition that reads
+    as a single quarantined ledger row naming the file, and a warning: the job goes on.
     """
     from pipeline.io.splits import plan_splits
 
+    root = str(base_dir.resolve())
     parts: list[Partition] = []
     for src in sources:
         for path in expand_paths(src, base_dir):
             fmt = infer_format(path) if src.format == "auto" else src.format
             field = src.text_field if fmt in ("jsonl", "parquet", "arrow") else None
-            for split in plan_splits(path, fmt, cfg.read.split_bytes, text_field=field):
-                parts.append(Partition(len(parts), src.name, path, fmt, src.text_field, split))
+            try:
+                splits = plan_splits(path, fmt, cfg.read.split_bytes, text_field=field)
+            except InputConfigError:
+                raise
+            except Exception as exc:  # the file, not the job: quarantined by its partition
+                reason = f"read_error:{type(exc).__name__}"
+                if warnings is not None:
+                    warnings.append(f"{path}: cannot be read ({type(exc).__name__}: {exc}); quarantined")
+                parts.append(
+                    Partition(len(parts), src.name, path, fmt, src.text_field, root=root, failure=reason)
+                )
+                continue
+            for split in splits:
+                parts.append(Partition(len(parts), src.name, path, fmt, src.text_field, split, root=root))
     return parts
 
 
-def _fingerprint(parts: list[Partition], cfg: PipelineConfig) -> str:
+def _fingerprint(parts: list[Partition], cfg: PipelineConfig, stamps: dict[str, dict]) -> str:
     blob = json.dumps(
         {
             "parts": [dataclasses.asdict(p) for p in parts],
+            "inputs": stamps,
             "config": cfg.model_dump(mode="json"),
             "version": __version__,
         },
@@ -104,20 +133,13 @@ def _fingerprint(parts: list[Partition], cfg: PipelineConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _prepare_output(out: Path, fingerprint: str, overwrite: bool) -> Path:
-    work = out / "_work"
-    stamp = work / "fingerprint"
-    if stamp.exists() and stamp.read_text() != fingerprint:
-        if not overwrite:
-            raise OutputConflict(
-                f"{out} holds a run with different inputs or config; pass --overwrite or choose another --output"
-            )
-        for sub in ("_work", "data", "ledger"):
-            shutil.rmtree(out / sub, ignore_errors=True)
-        (out / "manifest.json").unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
-    return work
+def _changed_inputs(output: Path, stamps: dict[str, dict]) -> list[str]:
+    """Inputs of an earlier run into `output` that now look different (resume would be stale)."""
+    try:
+        before = json.loads((output / "_work" / "inputs.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return sorted(p for p, stamp in stamps.items() if p in before and before[p] != stamp)
 
 
 def run_pipeline(
@@ -128,14 +150,53 @@ def run_pipeline(
     base_dir: Path,
     overwrite: bool = False,
     resolved_config: dict | None = None,
+    strict: bool = False,
 ) -> RunResult:
-    parts = plan_partitions(sources, base_dir, cfg)
-    work = _prepare_output(output, _fingerprint(parts, cfg), overwrite)
+    """Run the job into `output` (resuming a finished part of the same run).
 
+    Refuses, before any work, an output it does not own (see `pipeline.io.ownership`) and a
+    resume whose inputs changed since (naming the files).  `strict`: warnings (unreadable
+    files, damaged records) fail the job after stage 1 instead of only being reported.
+    """
+    warnings: list[str] = []
+    parts = plan_partitions(sources, base_dir, cfg, warnings)
+    stamps = input_stamps([p.path for p in parts])
+    changed = _changed_inputs(output, stamps)
+    if changed and not overwrite:
+        shown = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+        raise OutputConflict(
+            f"{output} holds a run over inputs that have changed since ({shown}); its results would be "
+            "stale: pass --overwrite to redo it, or choose another --output"
+        )
+    local_inputs = [p.path for p in parts]
+    with claim_output(
+        output, "pipeline run", _fingerprint(parts, cfg, stamps), WRITES, local_inputs, overwrite
+    ):
+        work = output / "_work"
+        write_json(work / "inputs.json", stamps)
+        return _run(parts, cfg, output, work, client, warnings, strict, resolved_config)
+
+
+def _run(
+    parts: list[Partition],
+    cfg: PipelineConfig,
+    output: Path,
+    work: Path,
+    client: object | None,
+    warnings: list[str],
+    strict: bool,
+    resolved_config: dict | None,
+) -> RunResult:
     stats = map_tasks(client, run_stage1, parts, "extract+filter", work=work, cfg=cfg)
-    warnings = [w for s in stats for w in s["warnings"]]
+    planned = set(warnings)
+    warnings += [w for s in stats for w in s["warnings"] if w not in planned]
     for w in warnings:
         print(f"WARNING: {w}", flush=True)
+    if strict and warnings:
+        raise StrictFailure(
+            f"{len(warnings)} warning(s) and --strict was given (first: {warnings[0]}); the finished "
+            "partitions are kept, so a rerun without --strict resumes"
+        )
 
     from pipeline.dedup.job import find_duplicates
 

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.io.atomic import is_done, mark_done, read_arrow, sha256_file, write_arrow, write_json
+from pipeline.io.ownership import claim_output
 from tokenization import __version__
 from tokenization import special_tokens as st
 from tokenization.train import (
@@ -243,8 +244,12 @@ def encode_dataset(
     text_field: str = "text",
     scheduler: str = "threads",
     word_boundaries: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Tokenize every shard of a pipeline dataset into `out_dir` and write its token manifest.
+
+    `out_dir` must be new, empty or an earlier encode output (`pipeline.io.ownership`);
+    `overwrite` writes beside foreign files.
 
     `client` is a `distributed.Client`; without one, Dask's local `scheduler` runs the tasks
     (threads are fine: tokenizers releases the GIL).  Shards already done with the same input and
@@ -284,37 +289,47 @@ def encode_dataset(
                 single_threaded=client is not None,
             )
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shards = _run(tasks, client, scheduler)
+    # Shards are checked one by one against their input and tokenizer (a changed tokenizer
+    # re-encodes in place), so the claim only keeps the folder to this command and one run.
+    writes = [f"shard-{i:05d}.arrow{s}" for i in range(len(tasks)) for s in ("", ".done")]
+    with claim_output(
+        out_dir,
+        "tokenizer encode",
+        "",
+        [*writes, "manifest.json"],
+        [str(dataset_dir), str(tokenizer_dir)],
+        overwrite,
+    ):
+        shards = _run(tasks, client, scheduler)
 
-    totals: dict[str, int] = {}
-    docs: dict[str, int] = {}
-    for s in shards:
-        for src, n in s["tokens_per_source"].items():
-            totals[src] = totals.get(src, 0) + n
-        for src, n in s["docs_per_source"].items():
-            docs[src] = docs.get(src, 0) + n
-    token_manifest = {
-        "shards": shards,
-        "rows": sum(s["rows"] for s in shards),
-        "tokens_per_source": dict(sorted(totals.items())),
-        "docs_per_source": dict(sorted(docs.items())),
-        "total_tokens": sum(s["tokens"] for s in shards),
-        "dtype": dtype,
-        "tokenizer": {
-            "path": str(tokenizer_dir.resolve()),
-            "sha256": tokenizer_sha,
-            "vocab_size": vocab_size,
-        },
-        "dataset": {
-            "path": str(dataset_dir.resolve()),
-            "manifest_sha256": sha256_file(dataset_dir / DATASET_MANIFEST),
-        },
-        "eos_id": _role_id(tok, "eos"),
-        "pad_id": _role_id(tok, "pad"),
-        "text_field": text_field,
-        "word_boundaries": word_boundaries,
-        "code_version": __version__,
-    }
-    write_json(out_dir / "manifest.json", token_manifest)
-    return token_manifest
+        totals: dict[str, int] = {}
+        docs: dict[str, int] = {}
+        for s in shards:
+            for src, n in s["tokens_per_source"].items():
+                totals[src] = totals.get(src, 0) + n
+            for src, n in s["docs_per_source"].items():
+                docs[src] = docs.get(src, 0) + n
+        token_manifest = {
+            "shards": shards,
+            "rows": sum(s["rows"] for s in shards),
+            "tokens_per_source": dict(sorted(totals.items())),
+            "docs_per_source": dict(sorted(docs.items())),
+            "total_tokens": sum(s["tokens"] for s in shards),
+            "dtype": dtype,
+            "tokenizer": {
+                "path": str(tokenizer_dir.resolve()),
+                "sha256": tokenizer_sha,
+                "vocab_size": vocab_size,
+            },
+            "dataset": {
+                "path": str(dataset_dir.resolve()),
+                "manifest_sha256": sha256_file(dataset_dir / DATASET_MANIFEST),
+            },
+            "eos_id": _role_id(tok, "eos"),
+            "pad_id": _role_id(tok, "pad"),
+            "text_field": text_field,
+            "word_boundaries": word_boundaries,
+            "code_version": __version__,
+        }
+        write_json(out_dir / "manifest.json", token_manifest)
+        return token_manifest

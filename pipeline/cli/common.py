@@ -28,9 +28,13 @@ def print_and_write_report(out: Path) -> Path:
     return path
 
 
-def run_pipeline_or_exit(m: Manifest, output: Path, client: object, overwrite: bool) -> None:
-    """Stage the manifest's sources into `output`; an output made with another config exits 2."""
-    from pipeline.run import OutputConflict, run_pipeline
+def run_pipeline_or_exit(
+    m: Manifest, output: Path, client: object, overwrite: bool, strict: bool = False
+) -> None:
+    """Stage the manifest's sources into `output`; an output that is not ours, or a --strict
+    run with warnings, exits 2 with the reason."""
+    from pipeline.io.ownership import OutputRefused
+    from pipeline.run import StrictFailure, run_pipeline
 
     try:
         run_pipeline(
@@ -41,7 +45,8 @@ def run_pipeline_or_exit(m: Manifest, output: Path, client: object, overwrite: b
             m.base_dir,
             overwrite=overwrite,
             resolved_config=m.model_dump(mode="json", include={"sources", "pipeline"}),
+            strict=strict,
         )
-    except OutputConflict as e:
+    except (OutputRefused, StrictFailure) as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None

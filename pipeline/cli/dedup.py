@@ -48,6 +48,9 @@ def dedup_command(
         Path | None, typer.Option(help="band index dir: dedup against it, then append the kept documents")
     ] = None,
     chunk_mb: Annotated[float, typer.Option(help="text per partition (MB)")] = 4.0,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace an earlier dedup output in --output made with other inputs/config")
+    ] = False,
 ) -> None:
     import json
 
@@ -56,6 +59,7 @@ def dedup_command(
     from pipeline.cluster import INLINE, open_client
     from pipeline.config import DedupConfig
     from pipeline.dedup.standalone import dedup_files
+    from pipeline.io.ownership import OutputRefused
 
     try:
         given = dict(threshold=threshold, num_perm=num_perm, ngram=ngram, word_ngram=word_ngram)
@@ -75,9 +79,9 @@ def dedup_command(
             if client is not None:
                 client.run(warm_up, cfg)
             summary = dedup_files(
-                input, output, id_field, text_field, cfg, client, index, int(chunk_mb * (1 << 20))
+                input, output, id_field, text_field, cfg, client, index, int(chunk_mb * (1 << 20)), overwrite
             )
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, OutputRefused) as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))

@@ -15,7 +15,13 @@ def run_command(
         str | None, typer.Option(help="Dask scheduler address; default a LocalCluster; 'inline' = no Dask")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="LocalCluster workers (default: cores)")] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace an output made with another config")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace an earlier run in OUTPUT made with other inputs or config")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(help="fail on any warning (unreadable file, damaged records) instead of reporting it"),
+    ] = False,
 ) -> None:
     from pipeline.cli.common import manifest_or_exit, print_and_write_report, run_pipeline_or_exit
     from pipeline.cluster import open_client
@@ -30,5 +36,5 @@ def run_command(
         )
         raise typer.Exit(2)
     with open_client(scheduler, workers) as client:
-        run_pipeline_or_exit(m, output, client, overwrite)
+        run_pipeline_or_exit(m, output, client, overwrite, strict)
     print_and_write_report(output)

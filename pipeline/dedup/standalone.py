@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from pipeline.io.atomic import (
     write_json,
     write_parquet,
 )
+from pipeline.io.ownership import claim_output, input_stamps
 
 CHUNK_BYTES = 4 << 20
 OPTIONAL_COLUMNS = ("url", "quality_score")
@@ -180,21 +180,15 @@ def _write_task(item: tuple[int, str], work: Path, out: Path, source: list[str],
 def _fingerprint(
     inputs: list[Path], id_field: str, text_field: str, cfg: DedupConfig, chunk_bytes: int
 ) -> str:
-    files = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in inputs]
-    blob = json.dumps([files, id_field, text_field, cfg.model_dump(mode="json"), chunk_bytes, __version__])
+    stamps = input_stamps([str(p.resolve()) for p in inputs])
+    blob = json.dumps(
+        [stamps, id_field, text_field, cfg.model_dump(mode="json"), chunk_bytes, __version__], sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _prepare(out: Path, fingerprint: str) -> Path:
-    """OUTPUT/_work for this fingerprint; outputs of another input or config are cleared."""
-    work = out / "_work"
-    stamp = work / "fingerprint"
-    if stamp.exists() and stamp.read_text() != fingerprint:
-        for sub in ("_work", "data", "ledger", "report"):
-            shutil.rmtree(out / sub, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
-    return work
+# What `pipeline dedup` writes inside its output folder.
+WRITES = ("data", "ledger", "kept_ids.txt", "summary.json", "report", "_work")
 
 
 def dedup_files(
@@ -206,18 +200,39 @@ def dedup_files(
     client: object = None,
     index: Path | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    overwrite: bool = False,
 ) -> dict:
-    """Deduplicate `inputs` together into `out`; returns the summary (also summary.json)."""
+    """Deduplicate `inputs` together into `out`; returns the summary (also summary.json).
+
+    `out` must be a new or empty folder, or an earlier run of this command (see
+    `pipeline.io.ownership`; `overwrite` replaces an earlier run with other inputs or config).
+    """
+    for path in inputs:
+        check_input(path)
+    fingerprint = _fingerprint(inputs, id_field, text_field, cfg, chunk_bytes)
+    with claim_output(out, "pipeline dedup", fingerprint, WRITES, [str(p) for p in inputs], overwrite):
+        return _dedup(inputs, out, id_field, text_field, cfg, client, index, chunk_bytes)
+
+
+def _dedup(
+    inputs: list[Path],
+    out: Path,
+    id_field: str,
+    text_field: str,
+    cfg: DedupConfig,
+    client: object,
+    index: Path | None,
+    chunk_bytes: int,
+) -> dict:
     from pipeline.cluster import map_tasks
     from pipeline.dedup.job import find_duplicates
     from pipeline.dedup.plan import make_plan
     from pipeline.dedup.report import write_report
 
-    for path in inputs:
-        check_input(path)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    work = _prepare(out, _fingerprint(inputs, id_field, text_field, cfg, chunk_bytes))
+    work = out / "_work"
+    work.mkdir(parents=True, exist_ok=True)
     names: list[str] = []
     source: list[str] = []
     id_columns: list[pa.ChunkedArray] = []

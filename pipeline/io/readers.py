@@ -13,7 +13,10 @@ raw schema in `records`; splitting in `splits`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
+
+import pyarrow as pa
 
 from pipeline.config.read import ReadConfig
 from pipeline.io.columnar import read_arrow, read_parquet
@@ -59,10 +62,15 @@ def read_partition(
     split: Split | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     mime_types: frozenset[str] | None = None,
+    root: str = "",
+    batch_bytes: int = 0,
+    on_batch: Callable[[pa.Table], None] | None = None,
 ) -> PartitionRead:
     """Read one file or split of it (any fsspec URL) into RAW_SCHEMA rows plus ledger rows.
 
-    `mime_types` selects WARC records by document type (None: every text type).
+    `mime_types` selects WARC records by document type (None: every text type); ids name
+    inputs relative to `root` (see `Collector.locate`).  With `on_batch`, records are handed
+    over every `batch_bytes` as they are read, and the result holds only the rest.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown input format {fmt!r} for {path} (expected one of {', '.join(FORMATS)})")
@@ -70,7 +78,7 @@ def read_partition(
     if split.kind not in ("whole", _SPLIT_KINDS.get(fmt)):
         raise ValueError(f"{path}: a {split.kind} split does not apply to format {fmt!r}")
     whole = split.kind == "whole"
-    out = Collector(source, path)
+    out = Collector(source, path, root, batch_bytes, on_batch)
     if fmt == "warc":
         start, end = (0, None) if whole else (split.start, split.end)
         read_warc(path, out, max_record_bytes, start, end, mime_types)

@@ -13,6 +13,7 @@ from pipeline.dedup.cluster import NO_DOC, cluster
 from pipeline.dedup.lsh import EXACT_BAND
 from pipeline.dedup.standalone import dedup_files
 from pipeline.io.atomic import read_arrow
+from pipeline.io.ownership import OutputConflict
 from tests.pipeline.test_dedup_data import distinct_texts, jaccard, near_copy, write_docs
 
 CHUNK = 12_000  # bytes of text per partition: every input file is cut into several
@@ -115,7 +116,11 @@ def test_rerun_is_byte_identical_and_other_settings_start_over(tmp_path):
     shutil.rmtree(out)
     dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=4 * CHUNK)
     assert {p: p.read_bytes() for p in files} == files
-    summary = dedup_files(inputs, out, "id", "text", DedupConfig(near=False), chunk_bytes=4 * CHUNK)
+    with pytest.raises(OutputConflict, match="--overwrite"):  # other settings never mix into a run
+        dedup_files(inputs, out, "id", "text", DedupConfig(near=False), chunk_bytes=4 * CHUNK)
+    summary = dedup_files(
+        inputs, out, "id", "text", DedupConfig(near=False), chunk_bytes=4 * CHUNK, overwrite=True
+    )
     assert summary["duplicates_near"] == 0 and summary["duplicates_exact"] == 3
 
 
@@ -219,9 +224,9 @@ def test_bad_inputs_fail_with_a_clear_message(tmp_path):
     with pytest.raises(ValueError, match="no column 'id'"):
         dedup_files([path], tmp_path / "o", "id", "text", DedupConfig())
     with pytest.raises(ValueError, match="ids are not unique"):
-        dedup_files([path], tmp_path / "o", "doc", "text", DedupConfig())
+        dedup_files([path], tmp_path / "o2", "doc", "text", DedupConfig())
     with pytest.raises(ValueError, match="unsupported format"):
-        dedup_files([tmp_path / "d.csv"], tmp_path / "o", "id", "text", DedupConfig())
+        dedup_files([tmp_path / "d.csv"], tmp_path / "o3", "id", "text", DedupConfig())
     assert jaccard("完全相同的文本内容", "完全相同的文本内容") == 1.0
 
 

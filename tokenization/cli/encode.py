@@ -26,15 +26,24 @@ def encode(
             "--word-boundaries", help="Store word_starts (list<bool> per token; jieba for Chinese)."
         ),
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Write into an output folder holding files of others.")
+    ] = False,
 ) -> None:
     """Encode a dataset into list<uint16> token shards; resumes finished shards, reruns are byte-identical."""
+    from pipeline.io.ownership import OutputRefused
     from tokenization.encode import encode_dataset
     from tokenization.train import DatasetError
 
     try:
         if workers == 0 and scheduler is None:
             manifest = encode_dataset(
-                input, tokenizer, output, text_field=text_field, word_boundaries=word_boundaries
+                input,
+                tokenizer,
+                output,
+                text_field=text_field,
+                word_boundaries=word_boundaries,
+                overwrite=overwrite,
             )
         else:
             # the pipeline's LocalCluster (its worker malloc settings and monitoring), or the given one
@@ -42,9 +51,15 @@ def encode(
 
             with open_client(scheduler, workers) as client:
                 manifest = encode_dataset(
-                    input, tokenizer, output, client, text_field=text_field, word_boundaries=word_boundaries
+                    input,
+                    tokenizer,
+                    output,
+                    client,
+                    text_field=text_field,
+                    word_boundaries=word_boundaries,
+                    overwrite=overwrite,
                 )
-    except (DatasetError, FileNotFoundError) as e:
+    except (DatasetError, FileNotFoundError, OutputRefused) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e
     typer.echo(
