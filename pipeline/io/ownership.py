@@ -133,11 +133,11 @@ def _remove_owned(out: Path, name: str) -> None:
 
 
 def _check_inputs_outside(out: Path, inputs: Iterable[str]) -> None:
-    real_out = out.resolve()
+    real_out = Path(os.path.realpath(out))
     for path in inputs:
         if "://" in path and not path.startswith("file://"):
             continue
-        real = Path(path.removeprefix("file://")).resolve()
+        real = Path(os.path.realpath(path.removeprefix("file://")))  # never raises, even on a loop
         if real == real_out or real_out in real.parents:
             raise OutputRefused(
                 f"input {path} lies inside the output folder {out}; choose an output outside the inputs"
