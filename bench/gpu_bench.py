@@ -124,7 +124,7 @@ def bare_tokens_per_s(run: RunConfig, root: Path, device: torch.device, compile_
     """nanoGPT's loop on the same model, init and batches (read once, pinned, copied per step)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(root / "tokenizer")
+    tokenizer = AutoTokenizer.from_pretrained(root / "tokenizer", local_files_only=True)
     stream = PretrainStream(
         root / "tokens",
         root / "tokens" / "mixture.json",
@@ -208,7 +208,7 @@ def main() -> None:
         write_tokens(root / "tokens", max(2_000_000, 2 * base.steps * batch * seq_len), vocab)
         from transformers import AutoTokenizer
 
-        model = build_model(base, AutoTokenizer.from_pretrained(root / "tokenizer"))
+        model = build_model(base, AutoTokenizer.from_pretrained(root / "tokenizer", local_files_only=True))
         flops = flops_per_token(model, seq_len)
         params = sum(p.numel() for p in model.parameters())
         del model

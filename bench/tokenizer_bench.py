@@ -137,7 +137,7 @@ def parity(tok_dir: Path, texts: list[str]) -> dict:
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
 
-    auto = AutoTokenizer.from_pretrained(tok_dir)
+    auto = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
     raw = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
     a = auto(texts, add_special_tokens=False)["input_ids"]
     r = [e.ids for e in raw.encode_batch(texts, add_special_tokens=False)]

@@ -14,6 +14,7 @@ epochs are computed from those rounded shares).  Either way the stream-time samp
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 
@@ -54,8 +55,10 @@ def solve(
 ) -> MixPlan:
     if not (len(names) == len(weights) == len(tokens)):
         raise ValueError("names, weights and tokens must have the same length")
-    if any(w <= 0 for w in weights):
-        raise ValueError("every weight must be positive")
+    if not all(w > 0 and math.isfinite(w) for w in weights) or not math.isfinite(sum(weights)):
+        raise ValueError(f"every weight must be a positive finite number, got {weights}")
+    if not all(c is None or (c > 0 and math.isfinite(c)) for c in max_epochs or ()):
+        raise ValueError(f"every max_epochs must be a positive finite number, got {max_epochs}")
     if any(t <= 0 for t in tokens):
         bad = [n for n, t in zip(names, tokens, strict=True) if t <= 0]
         raise ValueError(f"sources with no tokens cannot be mixed: {bad}")

@@ -14,7 +14,7 @@ import typer
 
 def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
     """Train the manifest's runs against the token shards/mixture/tokenizer under `out`."""
-    from pipeline.io.atomic import write_json
+    from pipeline.io.atomic import resolve_inside, write_json
     from pretrain import distributed as D
     from pretrain.train import train
 
@@ -23,8 +23,15 @@ def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
     for run in manifest.pretrain.runs:
         if only and run.name != only:
             continue
-        run_dir = out / "models" / run.name
-        result = train(run, out / data.tokens, out / data.mixture, out / data.tokenizer, run_dir)
+        # run names are validated, but this is the line that would rmtree outside `out`: check it here too
+        run_dir = resolve_inside(out / "models", run.name)
+        result = train(
+            run,
+            resolve_inside(out, data.tokens),
+            resolve_inside(out, data.mixture),
+            resolve_inside(out, data.tokenizer),
+            run_dir,
+        )
         if D.is_main():  # under torchrun every rank trains; rank 0 holds the full result
             write_json(run_dir / "result.json", result)
         results.append(result)
@@ -50,7 +57,11 @@ def pretrain_command(
         raise typer.Exit(2)
     from pretrain import distributed as D
 
-    results = train_runs(m, output, run)
+    try:
+        results = train_runs(m, output, run)
+    except FileNotFoundError as e:  # an input the run needs is missing: say which, no traceback
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(2) from None
     if not D.is_main():
         return
     for result in results:

@@ -10,6 +10,7 @@ Arch = Literal["gpt2", "llama", "bert", "roberta", "t5", "xlnet"]
 Objective = Literal["clm", "mlm", "span", "plm"]
 Parallel = Literal["ddp", "fsdp"]
 Attention = Literal["sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3"]
+RUN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # one path component: no "/", no leading "." (so no "..")
 
 # Which architectures each objective can train (the model head must match the loss).
 COMPATIBLE: dict[str, tuple[str, ...]] = {
@@ -32,9 +33,9 @@ class ModelConfig(BaseModel):
 class RunConfig(BaseModel):
     """One pretraining run: objective, model, data, optimisation, parallelism and logging."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=RUN_NAME, description="names the run's directory under the output's models/")
     objective: Objective
     model: ModelConfig
     seq_len: int = Field(default=128, ge=8)

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer
 
-from pipeline.io.atomic import write_json
+from pipeline.io.atomic import fsync_path, fsync_tree, write_json
 from pretrain import distributed as D
 from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pretrain.config import RunConfig
@@ -123,14 +123,31 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
+def load_tokenizer(tokenizer_dir: str | Path) -> Any:
+    """The tokenizer saved in a local folder, from local files only.
+
+    Without `local_files_only`, transformers takes a missing folder such as `out/tokenizer` for a
+    Hub repo of that name and downloads whatever its owner put there.
+    """
+    path = Path(tokenizer_dir)
+    if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
+        raise FileNotFoundError(
+            f"tokenizer not found: {path} has no tokenizer.json; train one with `yuliao tokenizer train` "
+            "or point pretrain_data.tokenizer at its folder"
+        )
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
 def _save_model(model: torch.nn.Module, tokenizer: Any, model_dir: Path) -> None:
-    """save_pretrained into a temp dir, then swap it in, so model/ is never half written."""
+    """save_pretrained into a temp dir, made durable, then swapped in, so model/ is never half written."""
     tmp = model_dir.with_name(f".{model_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    fsync_tree(tmp)
     shutil.rmtree(model_dir, ignore_errors=True)
     tmp.replace(model_dir)
+    fsync_path(model_dir.parent)
 
 
 def _sibling(tokens_dir: str | Path, rel: str) -> str:
@@ -183,7 +200,7 @@ def train(
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer = load_tokenizer(tokenizer_dir)
     ids = special_ids(tokenizer)
     log = MetricsLog(out_dir, enabled=info.is_main)
 

@@ -42,7 +42,7 @@ COLUMN = {"score": "quality_score", "pareto": "quality_score", "rehydrate": "clu
 class SamplingConfig(BaseModel):
     """`sampling:` of one source; a bare string (`sampling: pareto`) means that method with defaults."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     method: Method = "uniform"
     alpha: float = Field(default=9.0, gt=0, description="pareto: shape (GPT-3 used 9)")

@@ -20,6 +20,7 @@ from functools import cache
 
 import numpy as np
 
+from pipeline.io.atomic import private_cache_dir
 from tokenization.cjk import RANGES
 
 _CJK = "".join(f"{chr(a)}-{chr(b)}" for a, b in RANGES)
@@ -34,6 +35,7 @@ def _jieba():
 
     jieba.setLogLevel(logging.WARNING)
     tok = jieba.Tokenizer()
+    tok.tmp_dir = str(private_cache_dir("jieba"))  # not the shared /tmp/jieba.cache it would unmarshal
     tok.initialize()
     return tok
 

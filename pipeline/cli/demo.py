@@ -42,7 +42,7 @@ def demo_command(
 
     from pipeline.cli.mixing import plan_mixture
     from pipeline.cluster import open_client
-    from pipeline.io.atomic import write_json
+    from pipeline.io.atomic import resolve_inside, write_json
     from pipeline.mix import format_table
     from pretrain.cli import train_runs
     from tokenization.encode import encode_dataset
@@ -56,19 +56,19 @@ def demo_command(
         run_pipeline_or_exit(m, dataset, client, overwrite)
 
         typer.secho("== 2/5 tokenizer: byte-level BPE", bold=True)
-        tok_dir = output / m.pretrain_data.tokenizer
+        tok_dir = resolve_inside(output, m.pretrain_data.tokenizer)
         train_tokenizer(
             iter_dataset_texts(dataset, m.tokenizer.text_field, m.tokenizer.max_docs), m.tokenizer, tok_dir
         )
 
         typer.secho("== 3/5 encode: token-id Arrow shards", bold=True)
-        tokens = output / m.pretrain_data.tokens
+        tokens = resolve_inside(output, m.pretrain_data.tokens)
         encode_dataset(dataset, tok_dir, tokens, client=client)
 
     typer.secho("== 4/5 mix: GPT-3-style weights → epochs", bold=True)
     plan = plan_mixture(m, tokens, None)
     typer.echo(format_table(plan))
-    write_json(output / m.pretrain_data.mixture, plan.to_json(m.mix.seed))
+    write_json(resolve_inside(output, m.pretrain_data.mixture), plan.to_json(m.mix.seed))
 
     typer.secho("== 5/5 pretrain: four objectives", bold=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -76,7 +76,7 @@ def demo_command(
 
     typer.secho(f"\n== summary ({time.perf_counter() - t0:.0f} s)", bold=True)
     print_and_write_report(output)
-    failures = verify_outputs(output, results)
+    failures = verify_outputs(tok_dir, results)
     if failures:
         for f in failures:
             typer.secho(f"FAILED: {f}", fg="red")
@@ -91,17 +91,19 @@ AUTO_CLASS = {
 }
 
 
-def verify_outputs(output: Path, results: list[dict]) -> list[str]:
+def verify_outputs(tok_dir: Path, results: list[dict]) -> list[str]:
     """Check what the demo promises, from the files it left: loadable artefacts, falling losses."""
     import transformers
 
+    from pretrain.train import load_tokenizer
+
     failures: list[str] = []
     typer.secho("\n== checks", bold=True)
-    tok = transformers.AutoTokenizer.from_pretrained(output / "tokenizer")
+    tok = load_tokenizer(tok_dir)
     typer.echo(f"ok  tokenizer loads with AutoTokenizer ({type(tok).__name__}, {len(tok)} tokens)")
     for r in results:
         cls = getattr(transformers, AUTO_CLASS[r["objective"]])
-        model = cls.from_pretrained(r["model_dir"])
+        model = cls.from_pretrained(r["model_dir"], local_files_only=True)
         typer.echo(f"ok  {r['name']}: {cls.__name__} loads {type(model).__name__}")
         if r["last20_mean"] < r["first20_mean"]:
             typer.echo(

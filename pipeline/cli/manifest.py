@@ -7,10 +7,11 @@ that name the field and say how to fix it, before any work starts.
 
 from __future__ import annotations
 
-from pathlib import Path
+import reprlib
+from pathlib import Path, PurePosixPath
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import MixConfig, PipelineConfig, SourcesMixin, Strict
 from pretrain.config import PretrainConfig
@@ -23,6 +24,15 @@ class PretrainData(Strict):
     tokens: str = "tokens"
     tokenizer: str = "tokenizer"
     mixture: str = "tokens/mixture.json"
+
+    @field_validator("tokens", "tokenizer", "mixture")
+    @classmethod
+    def _inside_output(cls, v: str) -> str:
+        # The demo writes these paths and pretraining reads them: they must stay in the output dir.
+        p = PurePosixPath(v)
+        if not v or p.is_absolute() or ".." in p.parts or "\\" in v:
+            raise ValueError("must be a relative path inside the output directory, without '..'")
+        return v
 
 
 class Manifest(SourcesMixin):
@@ -58,7 +68,18 @@ _FIXES = {
     "missing": "required field — add it",
     "too_short": "must not be empty",
     "literal_error": "must be one of {expected}",
+    "string_pattern_mismatch": "must match {pattern}",
+    "finite_number": "must be a finite number",
 }
+MAX_SHOWN = 200  # characters of a bad value echoed in an error message
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 80
+_short.maxlevel, _short.maxdict, _short.maxlist = 3, 6, 6
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}… ({len(text):,} characters)"
 
 
 def _describe(err: dict) -> str:
@@ -66,8 +87,38 @@ def _describe(err: dict) -> str:
     fix = _FIXES.get(err["type"])
     if fix:
         fix = fix.format(**(err.get("ctx") or {}))
-        return f"{loc}: {fix} (got {err.get('input')!r})"
-    return f"{loc}: {err['msg']}"
+        return f"{loc}: {fix} (got {_clip(_short.repr(err.get('input')))})"
+    return f"{loc}: {_clip(err['msg'])}"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases: nine lines of nested aliases expand to gigabytes
+    ("billion laughs"), and a manifest never needs them."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "YAML anchors (&name) and aliases (*name) are not allowed in a manifest; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str, origin: str = "manifest") -> object:
+    """Parse YAML as manifests allow it (safe types, no anchors/aliases); errors name file, line, column."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ManifestError(f"{origin}{where}: not valid YAML: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise ManifestError(f"{origin}: not valid YAML: {e}") from None
+    except RecursionError:
+        raise ManifestError(f"{origin}: not valid YAML: nested too deeply") from None
 
 
 def parse_manifest(data: dict, base_dir: Path, origin: str = "manifest") -> Manifest:
@@ -84,8 +135,5 @@ def load_manifest(path: str | Path) -> Manifest:
     path = Path(path)
     if not path.exists():
         raise ManifestError(f"manifest not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ManifestError(f"{path}: not valid YAML: {e}") from None
+    data = load_yaml(path.read_text(encoding="utf-8"), str(path))
     return parse_manifest(data, path.resolve().parent, origin=str(path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from pipeline.config.base import Strict
 from tokenization.mixing import SamplingConfig
@@ -13,7 +13,11 @@ from tokenization.mixing import SamplingConfig
 class SourceConfig(Strict):
     """One mixture source: where its records live and how much of training it should be."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="mixture source name, used in ids")
+    model_config = ConfigDict(allow_inf_nan=False)  # `weight: .inf` would make every share nan
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", description="mixture source name, used in ids"
+    )
     paths: list[str] = Field(default_factory=list, description="files or globs, any fsspec URL")
     format: Literal["auto", "warc", "jsonl", "parquet", "arrow", "text"] = Field(
         default="auto",

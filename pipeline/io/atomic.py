@@ -1,8 +1,12 @@
 """Atomic, resumable outputs: every file appears whole or not at all.
 
 Writers go to a temp file in the same directory and `os.replace` it into place, so a job
-killed at any point leaves either the old state or the new one.  A partition is finished
-when its `.done` marker exists; markers are written last.
+killed at any point leaves either the old state or the new one.  The temp file is fsynced
+before the rename and the directory after it, so a power loss cannot leave a renamed but
+empty file: a `.done` marker, written last, therefore vouches for data already on disk.
+
+Paths built from manifest values go through `resolve_inside`, so a name like `/etc` or
+`../x` can never make a job write (or delete) outside its output directory.
 """
 
 from __future__ import annotations
@@ -20,16 +24,86 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+class UnsafePathError(ValueError):
+    """A path built from configuration would land outside the directory it must stay in."""
+
+
+def resolve_inside(root: str | os.PathLike[str], *parts: str | os.PathLike[str]) -> Path:
+    """`root / parts...` as written, refused unless it resolves inside `root` (absolute parts, `..`,
+    symlinks pointing out)."""
+    path = Path(root).joinpath(*parts)
+    base, target = Path(root).resolve(), path.resolve()
+    if target != base and base not in target.parents:
+        shown = "/".join(str(p) for p in parts)
+        raise UnsafePathError(f"{shown!r} would resolve to {target}, outside {base}")
+    return path
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a file's data, or a directory's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if os.path.isdir(path) else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(directory: str | os.PathLike[str]) -> None:
+    """mkdir -p that also fsyncs the parent of every directory it creates (their entries are data too)."""
+    directory = Path(directory)
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        fsync_path(d.parent)
+
+
+def fsync_tree(root: str | os.PathLike[str]) -> None:
+    """fsync every file and directory under `root` (for directories written by other libraries)."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            fsync_path(os.path.join(dirpath, name))
+        fsync_path(dirpath)
+
+
+def private_cache_dir(*parts: str) -> Path:
+    """A per-user cache folder, `$XDG_CACHE_HOME` (or ~/.cache) /yuliao/parts, made 0o700.
+
+    Caches such as jieba's marshal file are loaded without checks, so one that another user can
+    write is code they can feed us: a folder we do not own is refused; one we own is tightened.
+    Without a usable home, a fresh private temp folder (no reuse across processes) is used.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    try:
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+        path = base.joinpath("yuliao", *parts)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, RuntimeError):
+        return Path(tempfile.mkdtemp(prefix=f"yuliao-{'-'.join(parts)}-"))
+    for d in [path, *path.parents][: len(parts) + 1]:  # the folders below `base` that are ours
+        st = d.stat()
+        if st.st_uid != os.geteuid():
+            raise PermissionError(f"cache folder {d} belongs to uid {st.st_uid}, not to this user")
+        if st.st_mode & 0o077:
+            d.chmod(0o700)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path next to `final`; rename it into place only if the block succeeds."""
+    """Yield a temp path next to `final`; if the block succeeds, fsync it, rename it into place, fsync
+    the directory."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        fsync_path(tmp)
         os.replace(tmp, final)
+        fsync_path(final.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -10,8 +10,10 @@ full of paths and parentheses is not judged as mostly non-words, as it is by a t
 makes every mark a token.  Kana have no dictionary entries and come out one per word.
 
 jieba's dictionary is loaded once per process, on the first CJK text: 1.5–2.5 s from its
-marshal cache (/tmp/jieba.cache) on the dev machine, ~4 s the first time (it builds the
-cache).  Workers that see no CJK text never pay it; `init_seconds()` reports the cost.
+marshal cache on the dev machine, ~4 s the first time (it builds the cache).  The cache lives in
+the user's own cache folder (`jieba_cache_dir`), not jieba's default shared /tmp/jieba.cache,
+which it would unmarshal whoever wrote it.  Workers that see no CJK text never pay the load;
+`init_seconds()` reports the cost.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import logging
 import re
 import threading
 import time
+from pathlib import Path
+
+from pipeline.io.atomic import private_cache_dir
 
 # Han, kana, CJK punctuation (、。「」) and full-width forms: jieba splits them all
 _CJK = "\u3000-\u303f\uff00-\uffef\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -46,10 +51,16 @@ def _segmenter():
 
                 jieba.setLogLevel(logging.WARNING)
                 t = time.perf_counter()
+                jieba.dt.tmp_dir = str(jieba_cache_dir())
                 jieba.initialize()
                 _init_seconds = time.perf_counter() - t
                 _jieba = jieba.dt
     return _jieba
+
+
+def jieba_cache_dir() -> Path:
+    """Where jieba keeps its dictionary cache: private to this user (see `private_cache_dir`)."""
+    return private_cache_dir("jieba")
 
 
 def init_seconds() -> float | None:
