@@ -256,78 +256,141 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
 
 
 def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> dict:
-    """Drop duplicates (this partition's decision file), write its shards and its full ledger."""
+    """Drop duplicates (this partition's decision file), write its shards and its full ledger.
+
+    The stage-1 file is memory-mapped and taken one record batch at a time, and shards are
+    written as soon as they fill, so memory stays one batch plus one shard.
+    """
     from pipeline.dedup.job import read_cluster_sizes, read_decisions
-    from pipeline.dedup.keys import KEY_COLUMNS
-    from pipeline.dedup.lines import load_frequent, strip_table
+    from pipeline.dedup.lines import load_frequent
 
     ledger_path = out / "ledger" / f"{part.name}.parquet"
     shard_list = work / "stage3" / f"{part.name}.shards.json"
     if is_done(ledger_path):
         return json.loads(shard_list.read_text())
     docs_path, drops_path, _ = stage1_paths(work, part)
-    duplicates = read_decisions(work, part.name)
-    table = read_arrow(docs_path)
-    ids = table.column("id").to_pylist()
-    is_dup = np.array([i in duplicates for i in ids], dtype=bool)
-    kept = table.filter(pa.array(~is_dup)).drop_columns([c for c in KEY_COLUMNS if c in table.column_names])
-    dup = table.filter(pa.array(is_dup))
-    # Documents each kept one stands for (1 + its duplicates): for "rehydration" up-sampling later.
-    sizes = read_cluster_sizes(work, part.name)
-    kept = kept.append_column(
-        "cluster_size", pa.array([sizes.get(i, 1) for i in kept.column("id").to_pylist()], pa.int32())
+    decide = _Decide(
+        read_decisions(work, part.name),
+        read_cluster_sizes(work, part.name),  # for "rehydration" up-sampling later
+        load_frequent(work) if cfg.dedup.lines.enabled else None,
+        cfg,
     )
-    emptied_rows = ledger.rows([], [], stage="dedup", decision="filtered")
-    if cfg.dedup.lines.enabled:  # CCNet-style: strip units frequent across the kept documents
-        kept, units_removed, _ = strip_table(kept, load_frequent(work), cfg.dedup.lines)
-        kept = kept.append_column("lines_removed", pa.array(units_removed, pa.int32()))
-        emptied = pc.equal(pc.utf8_trim_whitespace(kept.column("text")), "").to_numpy(zero_copy_only=False)
-        gone = kept.filter(pa.array(emptied))
-        kept = kept.filter(pa.array(~emptied))
-        emptied_rows = ledger.rows(
-            gone.column("id").to_pylist(),
-            gone.column("source").to_pylist(),
-            stage="dedup",
-            decision="filtered",
-            reasons=["empty_after_line_dedup"] * gone.num_rows,
+    shards = _ShardWriter(part, out, cfg.shard_rows)
+    rows: dict[str, list[pa.Table]] = {"duplicate": [], "emptied": [], "kept": []}
+    for batch in read_arrow(docs_path).to_batches():
+        kept, dup_rows, emptied_rows = decide(pa.Table.from_batches([batch]))
+        rows["duplicate"].append(dup_rows)
+        rows["emptied"].append(emptied_rows)
+        kept_bytes = pc.binary_length(kept.column("text")).to_pylist()  # UTF-8 bytes
+        rows["kept"].append(
+            ledger.rows(
+                kept.column("id").to_pylist(),
+                kept.column("source").to_pylist(),
+                stage="output",
+                decision="kept",
+                nbytes=kept_bytes,
+            )
         )
-    dup_ids = dup.column("id").to_pylist()
-    dup_rows = ledger.rows(
-        dup_ids,
-        dup.column("source").to_pylist(),
-        stage="dedup",
-        decision="duplicate",
-        reasons=[duplicates[i][1] for i in dup_ids],
-        duplicate_of=[duplicates[i][0] for i in dup_ids],
-        nbytes=[len(t.encode()) for t in dup.column("text").to_pylist()],
-    )
-    kept_bytes = pc.binary_length(kept.column("text")).to_pylist()  # UTF-8 bytes, once for ledger and shards
-    kept_rows = ledger.rows(
-        kept.column("id").to_pylist(),
-        kept.column("source").to_pylist(),
-        stage="output",
-        decision="kept",
-        nbytes=kept_bytes,
-    )
-    shards = []
-    for k, start in enumerate(range(0, kept.num_rows, cfg.shard_rows)):
-        rel = f"data/shard-{part.index:05d}-{k:04d}.arrow"
-        chunk = kept.slice(start, cfg.shard_rows)
-        write_arrow(out / rel, chunk)
-        shards.append(
-            {
-                "path": rel,
-                "source": part.source,
-                "rows": chunk.num_rows,
-                "bytes": (out / rel).stat().st_size,
-                "text_bytes": sum(kept_bytes[start : start + cfg.shard_rows]),
-                "sha256": sha256_file(out / rel),
-            }
-        )
-    result = {"partition": part.name, "shards": shards, "kept": kept.num_rows, "duplicates": dup.num_rows}
+        shards.add(kept)
+    shards.close()
+    kept_total = sum(t.num_rows for t in rows["kept"])
+    duplicates = sum(t.num_rows for t in rows["duplicate"])
+    result = {"partition": part.name, "shards": shards.written, "kept": kept_total, "duplicates": duplicates}
     write_json(shard_list, result)
     write_parquet(
-        ledger_path, ledger.concat([ledger.read_file(drops_path), dup_rows, emptied_rows, kept_rows])
+        ledger_path,
+        ledger.concat([ledger.read_file(drops_path), *rows["duplicate"], *rows["emptied"], *rows["kept"]]),
     )
     mark_done(ledger_path)
     return result
+
+
+@dataclass
+class _Decide:
+    """One batch of stage-1 survivors → (kept documents, duplicate rows, emptied rows)."""
+
+    duplicates: dict[str, tuple[str, str]]  # id → (kept id, reason)
+    sizes: dict[str, int]  # kept id → documents it stands for (1 + its duplicates)
+    frequent: np.ndarray | None  # line hashes to strip (CCNet line dedup), None: off
+    cfg: PipelineConfig
+
+    def __call__(self, table: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+        from pipeline.dedup.keys import KEY_COLUMNS
+        from pipeline.dedup.lines import strip_table
+
+        ids = table.column("id").to_pylist()
+        is_dup = np.array([i in self.duplicates for i in ids], dtype=bool)
+        kept = table.filter(pa.array(~is_dup)).drop_columns(
+            [c for c in KEY_COLUMNS if c in table.column_names]
+        )
+        dup = table.filter(pa.array(is_dup))
+        kept = kept.append_column(
+            "cluster_size",
+            pa.array([self.sizes.get(i, 1) for i in kept.column("id").to_pylist()], pa.int32()),
+        )
+        emptied_rows = ledger.rows([], [], stage="dedup", decision="filtered")
+        if self.frequent is not None:  # CCNet-style: strip units frequent across the kept documents
+            kept, units_removed, _ = strip_table(kept, self.frequent, self.cfg.dedup.lines)
+            kept = kept.append_column("lines_removed", pa.array(units_removed, pa.int32()))
+            emptied = pc.equal(pc.utf8_trim_whitespace(kept.column("text")), "").to_numpy(
+                zero_copy_only=False
+            )
+            gone = kept.filter(pa.array(emptied))
+            kept = kept.filter(pa.array(~emptied))
+            emptied_rows = ledger.rows(
+                gone.column("id").to_pylist(),
+                gone.column("source").to_pylist(),
+                stage="dedup",
+                decision="filtered",
+                reasons=["empty_after_line_dedup"] * gone.num_rows,
+            )
+        dup_ids = dup.column("id").to_pylist()
+        dup_rows = ledger.rows(
+            dup_ids,
+            dup.column("source").to_pylist(),
+            stage="dedup",
+            decision="duplicate",
+            reasons=[self.duplicates[i][1] for i in dup_ids],
+            duplicate_of=[self.duplicates[i][0] for i in dup_ids],
+            nbytes=[len(t.encode()) for t in dup.column("text").to_pylist()],
+        )
+        return kept, dup_rows, emptied_rows
+
+
+class _ShardWriter:
+    """Kept documents → `data/shard-PPPPP-KKKK.arrow` of `shard_rows` each, written as they fill;
+    a shard is one record batch, so its bytes do not depend on how stage 1 batched its input."""
+
+    def __init__(self, part: Partition, out: Path, shard_rows: int) -> None:
+        self.part, self.out, self.shard_rows = part, out, shard_rows
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.written: list[dict] = []
+
+    def add(self, kept: pa.Table) -> None:
+        if kept.num_rows:
+            self.pending.append(kept)
+            self.pending_rows += kept.num_rows
+        while self.pending_rows >= self.shard_rows:
+            self._write(self.shard_rows)
+
+    def close(self) -> None:
+        if self.pending_rows:
+            self._write(self.pending_rows)
+
+    def _write(self, n: int) -> None:
+        table = pa.concat_tables(self.pending)
+        chunk, rest = table.slice(0, n).combine_chunks(), table.slice(n)
+        self.pending, self.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        rel = f"data/shard-{self.part.index:05d}-{len(self.written):04d}.arrow"
+        write_arrow(self.out / rel, chunk)
+        self.written.append(
+            {
+                "path": rel,
+                "source": self.part.source,
+                "rows": chunk.num_rows,
+                "bytes": (self.out / rel).stat().st_size,
+                "text_bytes": int(pc.sum(pc.binary_length(chunk.column("text"))).as_py() or 0),
+                "sha256": sha256_file(self.out / rel),
+            }
+        )
