@@ -6,15 +6,21 @@ for DDP; every rank runs this same command.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+# What a run writes inside models/NAME (the owner file lists the ones it created).
+RUN_WRITES = ("model", "checkpoint", "losses.json", "result.json", "metrics.jsonl", "tb")
+
 
 def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
     """Train the manifest's runs against the token shards/mixture/tokenizer under `out`."""
     from pipeline.io.atomic import resolve_inside, write_json
+    from pipeline.io.ownership import claim_output
     from pretrain import distributed as D
     from pretrain.train import train
 
@@ -25,13 +31,18 @@ def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
             continue
         # run names are validated, but this is the line that would rmtree outside `out`: check it here too
         run_dir = resolve_inside(out / "models", run.name)
-        result = train(
-            run,
-            resolve_inside(out, data.tokens),
-            resolve_inside(out, data.mixture),
-            resolve_inside(out, data.tokenizer),
-            run_dir,
-        )
+        # The trainer checks a checkpoint against the run itself; the claim keeps the folder to
+        # one `pretrain` job (rank 0 holds it; torchrun sets RANK before the group exists).
+        main = os.environ.get("RANK", "0") == "0"
+        claim = claim_output(run_dir, "pretrain", "", RUN_WRITES) if main else contextlib.nullcontext()
+        with claim:
+            result = train(
+                run,
+                resolve_inside(out, data.tokens),
+                resolve_inside(out, data.mixture),
+                resolve_inside(out, data.tokenizer),
+                run_dir,
+            )
         if D.is_main():  # under torchrun every rank trains; rank 0 holds the full result
             write_json(run_dir / "result.json", result)
         results.append(result)
@@ -55,11 +66,12 @@ def pretrain_command(
     if run and run not in names:
         typer.secho(f"--run {run!r}: not in the manifest (runs: {names})", fg="red", err=True)
         raise typer.Exit(2)
+    from pipeline.io.ownership import OutputRefused
     from pretrain import distributed as D
 
     try:
         results = train_runs(m, output, run)
-    except FileNotFoundError as e:  # an input the run needs is missing: say which, no traceback
+    except (FileNotFoundError, OutputRefused) as e:  # say which input is missing / whose folder
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
     if not D.is_main():
