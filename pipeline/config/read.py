@@ -8,6 +8,7 @@ from pipeline.config.base import Strict
 from pipeline.io.payload import TEXT_MIME
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 
 class ReadConfig(Strict):
@@ -23,10 +24,22 @@ class ReadConfig(Strict):
     much data; a partition's in-memory batch is roughly 2-3x its input size through decode
     and extract (5-10x for gzipped WARC, whose HTML compresses well).  Smaller values give
     more, smaller tasks: better balance across workers when the inputs are few.
+
+    `max_inflated_bytes`: a compressed JSONL file is one task however large it inflates, and
+    a decompression bomb (a 64 KB zstd file can hold 2 GB of zeros) would keep that task busy
+    for hours.  Past this many decompressed bytes the rest of the file is one quarantined row
+    (`read_error:inflated_over_cap`) with a warning naming it.  64 GiB leaves room for any
+    ordinary shard while bounding a bomb to about a minute of inflating; raise it for bigger
+    real files, or better, split them.
     """
 
     max_record_bytes: int = Field(default=10 * MiB, gt=0, description="larger records are filtered unread")
     split_bytes: int = Field(default=64 * MiB, gt=0, description="target input bytes per partition")
+    max_inflated_bytes: int = Field(
+        default=64 * GiB,
+        gt=0,
+        description="a compressed JSONL file inflating past this has the rest quarantined (decompression bombs)",
+    )
     mime_types: list[str] | None = Field(
         default=None,
         description="WARC records: the document MIME types to read, e.g. [text/html, "

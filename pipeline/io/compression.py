@@ -1,10 +1,13 @@
 """Open any fsspec URL as a decompressed byte stream, telling a cut-off file from a whole one.
 
 The codec is taken from the file's first bytes, not its name, so a mislabelled file still
-reads.  Every codec here raises `EOFError` when the input ends inside a compressed frame:
-gzip, bz2 and xz do so by themselves; the zstd reader below adds it (zstandard's stream
-reader returns a short read silently) and also reads across frames, which files written
-by streaming compressors (`zstd` on a pipe, pzstd) are made of.
+reads.  Every codec here raises `EOFError` when the input ends inside a compressed frame,
+reads across frames/members (files written by streaming compressors, `zstd` on a pipe,
+pzstd, concatenated gzip) and inflates at most what each read asks for: gzip, bz2 and xz
+through the stdlib's readers, zstd through pyzstd's `ZstdFile` (the stdlib's API from 3.14).
+So a decompression bomb costs time in proportion to what the caller reads, and memory only
+for the caller's buffer; zstandard's `decompressobj` had no output bound (a 64 KB chunk of
+zeros could inflate to GBs in one call).
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
-import io
 import lzma
 from collections.abc import Iterator
 from typing import IO
 
 import fsspec
-import zstandard
+from pyzstd import DParameter, ZstdFile
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -26,7 +28,7 @@ MAGIC = {
     b"BZh": "bz2",
     b"\xfd7zXZ\x00": "xz",
 }
-BLOCK = 1 << 20
+ZSTD_OPTIONS = {DParameter.windowLogMax: 31}  # `zstd --long=31` files (libzstd refuses > 2^27 by default)
 
 
 def sniff_compression(head: bytes) -> str | None:
@@ -40,45 +42,6 @@ def compression_of(path: str) -> str | None:
     """The codec of the file at `path` (None: not compressed, or empty)."""
     with fsspec.open(path, "rb", compression=None) as fh:
         return sniff_compression(fh.read(6))
-
-
-class ZstdStream(io.RawIOBase):
-    """Multi-frame zstd decompression that raises EOFError on a truncated last frame."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-        self._dctx = zstandard.ZstdDecompressor(max_window_size=1 << 31)  # `zstd --long=31` files
-        self._obj = self._dctx.decompressobj()
-        self._pending = b""
-        self._in_frame = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            chunk = self._raw.read(BLOCK)
-            if not chunk:
-                if self._in_frame:
-                    raise EOFError("zstd stream ended inside a frame (truncated file)")
-                return 0
-            self._pending = self._feed(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def _feed(self, chunk: bytes) -> bytes:
-        out = []
-        while chunk:
-            self._in_frame = True
-            out.append(self._obj.decompress(chunk))
-            if not self._obj.eof:
-                break
-            chunk = self._obj.unused_data  # the next frame starts here
-            self._obj = self._dctx.decompressobj()
-            self._in_frame = False
-        return b"".join(out)
 
 
 @contextlib.contextmanager
@@ -99,5 +62,5 @@ def open_decompressed(path: str) -> Iterator[tuple[IO[bytes], str | None]]:
             with lzma.LZMAFile(raw, "rb") as fh:
                 yield fh, codec
         else:
-            with io.BufferedReader(ZstdStream(raw), buffer_size=BLOCK) as fh:
+            with ZstdFile(raw, "rb", level_or_option=ZSTD_OPTIONS) as fh:
                 yield fh, codec

@@ -9,6 +9,17 @@ module adds the checks warcio made for us: a record shorter than its Content-Len
 record whose headers were cut off, and a .gz file that ends inside a gzip member after the
 last whole record all count as a truncated file.
 
+Damage in the middle of a file costs only what it hits.  A Content-Length that lies (a
+record claiming 1 TB in a `.warc.gz` written one gzip member per record would otherwise
+swallow every member after it, as FastWARC reads the inflated stream continuously) makes
+that record one `read_error:bad_content_length` row, and reading resumes at the next record:
+the next gzip member that inflates to `WARC/`, or in a plain `.warc` the next `WARC/1.` at a
+line start.  A record is checked only when it is suspicious: it claims more than
+`max_record_bytes` (checked before it is streamed), the file ends inside it (a lie if a record
+starts after it, else a truncated file), or the next header fails to parse (so a record is
+passed on only once the header after it parses).  Other unparseable stretches (a corrupt member, junk between records) are one
+quarantined row each, and reading resumes after them the same way.
+
 Documents are `response` (HTTP) and `resource` records, and WET `conversion` records,
 which hold already-extracted plain text (marked text/plain so no HTML extraction runs).
 Before a payload is kept, records are filtered (ledger rows, never silent) by HTTP status
@@ -42,6 +53,7 @@ from pipeline.io.records import Collector, utf8_or_none
 
 DOC_TYPES = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
 CHUNK = 1 << 20
+BAD_LENGTH = "read_error:bad_content_length"
 
 
 def read_warc(
@@ -63,33 +75,219 @@ def read_warc(
         if not head:
             return  # 0-byte file: no records
         gzipped = head == b"\x1f\x8b"
-        begin = next_member(fh, start, end) if start > 0 else 0  # where this range's records begin
-        if begin is None:
-            return  # no record starts in this range
-        last_split = end is None or end >= _size(fh)
+        offset = next_member(fh, start, end) if start > 0 else 0  # where this range's records begin
+        run = _Run(path, fh, out, gzipped, _size(fh), end, max_record_bytes, mime_types)
+        while offset is not None and (end is None or offset < end):
+            offset = run.read_from(offset)
+
+
+class _Staged:
+    """A record's `add`/`drop` calls, held until the next header shows where the record really ended."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("add", args, kwargs))
+
+    def drop(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("drop", args, kwargs))
+
+    def commit(self, out: Collector) -> None:
+        for name, args, kwargs in self.calls:
+            getattr(out, name)(*args, **kwargs)
+
+
+class _Run:
+    """Reads with FastWARC from an offset until the end, or until damage it can resume after."""
+
+    def __init__(
+        self,
+        path: str,
+        fh: Any,
+        out: Collector,
+        gzipped: bool,
+        size: int,
+        end: int | None,
+        max_bytes: int,
+        mime_types: frozenset[str] | None,
+    ) -> None:
+        self.path, self.fh, self.out, self.gzipped, self.size, self.end = path, fh, out, gzipped, size, end
+        self.max_bytes, self.mime_types = max_bytes, mime_types
+        self.truncated_reason = "read_error:truncated_gzip" if gzipped else "read_error:truncated_record"
+
+    def read_from(self, begin: int) -> int | None:
+        """Read records from `begin`; the offset to resume at after damage, or None when done."""
+        fh, out = self.fh, self.out
         fh.seek(begin)
-        truncated_reason = "read_error:truncated_gzip" if gzipped else "read_error:truncated_record"
-        last: int | None = None  # start of the last complete record
+        last: int | None = None  # start of the last record committed
+        pending: tuple[int, int | None, _Staged] | None = None  # (pos, Content-Length, its calls)
         try:
             for rec in ArchiveIterator(fh, parse_http=True):
                 pos = rec.stream_pos
-                if end is not None and pos >= end:
-                    return  # owned by the next range
-                if not _take(rec, pos, out, max_record_bytes, mime_types):
-                    out.truncated(pos, truncated_reason, _remaining(fh, pos))
-                    return
+                if pending is not None:  # this header parsed: the previous record ended where it said
+                    pending[2].commit(out)
+                    last, pending = pending[0], None
+                if self.end is not None and pos >= self.end:
+                    return None  # owned by the next range
+                claimed = _content_length(rec)
+                if claimed is not None and claimed > self.max_bytes:  # before streaming it all, check it
+                    at = fh.tell()
+                    fits = self._fits(pos, claimed)
+                    fh.seek(at)  # FastWARC reads on from where it was
+                    if not fits:
+                        return self._bad_length(pos, claimed)
+                staged = _Staged()
+                if not _take(rec, pos, staged, self.max_bytes, self.mime_types):  # the file ended inside
+                    if self._resync(pos) is None:
+                        out.truncated(pos, self.truncated_reason, _remaining(fh, pos))
+                        return None
+                    return self._bad_length(pos, claimed)  # yet records follow: the length lied
+                pending = (pos, claimed, staged)
+        except Exception as exc:  # damaged file: keep what was read, quarantine up to the next record
+            if pending is not None:
+                pos, claimed, staged = pending
+                if claimed is not None and not self._fits(pos, claimed):
+                    return self._bad_length(pos, claimed)  # it ran into the next record's bytes
+                staged.commit(out)
                 last = pos
-        except Exception as exc:  # damaged file: keep what was read, quarantine the rest
-            bad = begin if last is None else _record_end(fh, last, gzipped) or last
-            stop = _size(fh) if end is None else min(end, _size(fh))
-            out.truncated(bad, _error_reason(exc, gzipped), max(stop - bad, 0))
-            return
-        if gzipped and last_split:  # FastWARC stops silently when the file ends inside a member
-            tail = _record_end(fh, begin if last is None else last, gzipped)
+            bad = begin if last is None else _record_end(fh, last, self.gzipped) or last
+            resume = self._resync(bad)
+            stop = (
+                resume
+                if resume is not None
+                else (self.size if self.end is None else min(self.end, self.size))
+            )
+            out.truncated(bad, _error_reason(exc, self.gzipped), max(stop - bad, 0))
+            return resume
+        if pending is not None:
+            pending[2].commit(out)
+            last = pending[0]
+        if self.gzipped and (self.end is None or self.end >= self.size):
+            # FastWARC stops silently when the file ends inside a member
+            tail = _record_end(fh, begin if last is None else last, self.gzipped)
             if tail is None and last is None:
                 tail = begin  # not even the first member is whole
-            if tail is not None and tail < _size(fh):
-                out.truncated(tail, truncated_reason, _remaining(fh, tail))
+            if tail is not None and tail < self.size:
+                out.truncated(tail, self.truncated_reason, _remaining(fh, tail))
+        return None
+
+    def _fits(self, pos: int, claimed: int) -> bool:
+        """Whether the record at `pos` ends where its Content-Length says: with CRLF CRLF, then the
+        next record (`WARC/`) or the end of its gzip member (plain file: of the file).
+
+        A plain record followed by something else still fits if no record header starts inside
+        its claimed extent (junk after a good record is the junk's fault).  True when it cannot be
+        told (the record is not the first of its gzip member).
+        """
+        if self.gzipped:
+            return _member_fits(self.fh, pos, claimed) is not False
+        self.fh.seek(pos)
+        head = self.fh.read(1 << 16)
+        sep = head.find(b"\r\n\r\n")
+        if sep < 0:
+            return False
+        stop = pos + sep + 4 + claimed
+        self.fh.seek(stop)
+        after = self.fh.read(9)
+        if after[:4] != b"\r\n\r\n":
+            return False
+        if after[4:] == b"WARC/" or stop + 4 == self.size:
+            return True
+        header = self._next_header(pos, stop + 4)
+        return header is None or header >= stop + 4
+
+    def _resync(self, pos: int) -> int | None:
+        """Where the next record after `pos` starts: a gzip member inflating to WARC/, or `WARC/1.` at a line start."""
+        if self.gzipped:
+            return next_member(self.fh, pos + 1, self.end)
+        return self._next_header(pos, None)
+
+    def _next_header(self, pos: int, limit: int | None) -> int | None:
+        """The first `WARC/1.` at a line start after `pos` (and before `limit`), scanned in bounded chunks."""
+        at = pos + 1
+        while limit is None or at < limit:
+            self.fh.seek(at)
+            chunk = self.fh.read(CHUNK)
+            found = chunk.find(b"\nWARC/1.")
+            if found >= 0:
+                return at + found + 1
+            if len(chunk) < CHUNK:
+                return None
+            at += len(chunk) - 7  # the marker may straddle two chunks
+        return None
+
+    def _bad_length(self, pos: int, claimed: int | None) -> int | None:
+        """Quarantine the record at `pos`, whose Content-Length overruns it; the offset to resume at."""
+        resume = self._resync(pos)
+        stop = resume if resume is not None else self.size
+        self.out.quarantine(pos, BAD_LENGTH, "bad_content_length", stop - pos)
+        where = "its gzip member" if self.gzipped else "the bytes before the next record"
+        then = f"reading resumes at offset {resume}" if resume is not None else "no record follows"
+        self.out.warnings.append(
+            f"{self.path}: record at offset {pos}: Content-Length {claimed} does not match {where}; "
+            f"quarantined ({BAD_LENGTH}), {then}"
+        )
+        return resume
+
+
+def _content_length(rec: WarcRecord) -> int | None:
+    try:
+        return int(rec.headers.get("Content-Length"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _member_fits(fh: Any, pos: int, claimed: int) -> bool | None:
+    """Whether the record first in the gzip member at `pos`, claiming `claimed` bytes, ends in it:
+    CRLF CRLF at its claimed end, then the member's end or the next record (`WARC/`).
+
+    Inflates the member in bounded pieces, at most up to just past the record's claimed end;
+    None when the member does not start with this record (a single-member file: cannot tell).
+    """
+    fh.seek(pos)
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    head = window = pending = b""
+    stop: int | None = None  # inflated offset of the CRLF CRLF that must end the record
+    seen = 0
+    try:
+        while True:
+            data = pending or (b"" if d.eof else fh.read(CHUNK))
+            piece = b"" if d.eof else d.decompress(data, CHUNK)  # b"": what zlib still holds
+            pending = b"" if d.eof else d.unconsumed_tail
+            if not piece and not pending and (d.eof or not data):
+                # the member (or the file) ended: fits if it ended right after CRLF CRLF
+                return d.eof and stop is not None and seen == stop + 4 and window == b"\r\n\r\n"
+            if stop is None:
+                head += piece
+                sep = head.find(b"\r\n\r\n")
+                if sep < 0:
+                    if len(head) > 1 << 16:
+                        return None
+                    continue
+                if not head.startswith(b"WARC/") or _header_length(head[:sep]) != claimed:
+                    return None
+                stop, piece, seen = sep + 4 + claimed, head, 0
+            lo = max(stop - seen, 0)
+            window += piece[lo : lo + 9 - len(window)]
+            seen += len(piece)
+            if len(window) == 9:
+                return window == b"\r\n\r\nWARC/"
+    except zlib.error:
+        return None if stop is None else False
+
+
+def _header_length(block: bytes) -> int | None:
+    for line in block.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -139,7 +337,11 @@ def is_multi_member_gzip(path: str) -> bool:
 
 
 def _take(
-    rec: WarcRecord, pos: int, out: Collector, max_bytes: int, mime_types: frozenset[str] | None = None
+    rec: WarcRecord,
+    pos: int,
+    out: Collector | _Staged,
+    max_bytes: int,
+    mime_types: frozenset[str] | None = None,
 ) -> bool:
     """Read one record into `out`; False when the file ended inside it."""
     size = rec.content_length  # of the payload: FastWARC has already read the HTTP headers
