@@ -232,6 +232,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
                 root=part.root,
                 batch_bytes=cfg.read.split_bytes,
                 on_batch=batches,
+                max_inflated_bytes=cfg.read.max_inflated_bytes,
             )
         batches(read.batch)  # the rest (and, for an empty input, the schema of the file)
         batches.close()

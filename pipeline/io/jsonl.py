@@ -85,7 +85,8 @@ def read_jsonl(
                 out.drop(offset, None, "filtered", "record_too_large", digest, nbytes)
                 continue
             if not line.strip():
-                continue  # blank lines are not records
+                pos += _skip_newlines(fh)  # blank lines are not records; a flood of them is skipped in bulk
+                continue
             record, reason = _parse(line, text_field)
             parsed += record is not None
             if reason:
@@ -100,6 +101,24 @@ def read_jsonl(
         out.warnings.append(
             f"{path}: {bad} lines quarantined (malformed JSON, invalid UTF-8 or no {text_field!r})"
         )
+
+
+def _skip_newlines(fh: IO[bytes]) -> int:
+    """Consume the run of b"\\n" bytes at the stream's position, a buffer at a time (one
+    `readline` each would cost a Python call per byte); returns how many were skipped."""
+    peek = getattr(fh, "peek", None)
+    if peek is None:
+        return 0
+    skipped = 0
+    while True:
+        buf = peek(CHUNK)[:CHUNK]
+        run = len(buf) - len(buf.lstrip(b"\n"))
+        if not run:
+            return skipped
+        fh.read(run)
+        skipped += run
+        if run < len(buf):
+            return skipped
 
 
 def check_jsonl(path: str, text_field: str) -> None:

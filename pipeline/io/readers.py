@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from pipeline.config.read import ReadConfig
 from pipeline.io.columnar import read_arrow, read_parquet
-from pipeline.io.jsonl import read_jsonl
+from pipeline.io.jsonl import DEFAULT_MAX_INFLATED_BYTES, read_jsonl
 from pipeline.io.records import RAW_SCHEMA, STAGE, Collector, PartitionRead
 from pipeline.io.splits import WHOLE, Split, plan_splits
 from pipeline.io.text_folder import read_text_folder
@@ -65,6 +65,7 @@ def read_partition(
     root: str = "",
     batch_bytes: int = 0,
     on_batch: Callable[[pa.Table], None] | None = None,
+    max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES,
 ) -> PartitionRead:
     """Read one file or split of it (any fsspec URL) into RAW_SCHEMA rows plus ledger rows.
 
@@ -84,7 +85,7 @@ def read_partition(
         read_warc(path, out, max_record_bytes, start, end, mime_types)
     elif fmt == "jsonl":
         start, end = (0, None) if whole else (split.start, split.end)
-        read_jsonl(path, text_field, out, max_record_bytes, start, end)
+        read_jsonl(path, text_field, out, max_record_bytes, start, end, max_inflated_bytes=max_inflated_bytes)
     elif fmt == "parquet":
         groups = None if whole else (split.start, _end(split))
         read_parquet(path, text_field, out, max_record_bytes, groups, split.first_row)

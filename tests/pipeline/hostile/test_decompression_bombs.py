@@ -113,3 +113,34 @@ def test_max_inflated_bytes_is_a_read_setting() -> None:
     assert ReadConfig().max_inflated_bytes == 64 << 30
     with pytest.raises(ValueError, match="max_inflated_bytes"):
         ReadConfig(max_inflated_bytes=0)
+
+
+def test_a_flood_of_blank_lines_keeps_offsets(tmp_path: Path) -> None:
+    """Blank lines are skipped a buffer at a time; the record after them keeps its true offset."""
+    flood = 3_000_000
+    data = b'{"text": "a"}\n' + b"\n" * flood + b'{"text": "b"}\n'
+    for name, blob in (("f.jsonl.gz", gzip.compress(data, 1)), ("f.jsonl", data)):
+        path = tmp_path / name
+        path.write_bytes(blob)
+        read = read_partition(str(path), "s", "jsonl")
+        assert read.batch.column("offset").to_pylist() == [0, 14 + flood], name
+        assert read.batch.column("text").to_pylist() == ["a", "b"]
+
+
+def test_the_job_passes_the_inflate_cap_to_the_reader(tmp_path: Path) -> None:
+    import pyarrow.compute as pc
+
+    from pipeline import ledger
+    from pipeline.config import PipelineConfig, SourceConfig
+    from pipeline.run import run_pipeline
+
+    lines = [json.dumps({"text": f"record {i} " + "word " * 200}) for i in range(200)]
+    path = tmp_path / "d.jsonl.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    cfg = PipelineConfig(read=ReadConfig(max_inflated_bytes=50_000))
+    source = SourceConfig(name="s", paths=[str(path)], weight=1.0)
+    result = run_pipeline([source], cfg, tmp_path / "out", client=None, base_dir=tmp_path)
+    led = ledger.read(tmp_path / "out" / "ledger")
+    assert led.num_rows == result.stats[0]["input_records"] < 200
+    reasons = led.filter(pc.equal(led["decision"], "quarantined"))["reason"].to_pylist()
+    assert reasons == ["read_error:inflated_over_cap"]

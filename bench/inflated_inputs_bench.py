@@ -1,0 +1,163 @@
+"""Compressed JSONL that inflates to gigabytes: time and peak memory of `yuliao pipeline run`.
+
+    python bench/inflated_inputs_bench.py [--sizes-gib 0.5 1 2 4] [--out FILE.md]
+
+For each size and codec (gzip, zstd) the script writes a `.jsonl.gz` / `.jsonl.zst` that is
+tiny on disk and inflates to SIZE GiB: 64 MiB blocks, each holding 40 real documents (the
+bundled JSONL sample), five 11 MiB records (over `max_record_bytes`: hashed, never held) and
+blank-line padding.  It runs the pipeline on each in its own process (`--scheduler inline`, so
+the one process is driver and worker, an upper bound for a worker) and samples the RSS of the
+process tree every 50 ms.  Prints time per inflated GiB above a baseline run over the small
+sample (linear: flat across sizes) and peak RSS (bounded: flat across sizes, a batch above the
+baseline), plus the ratios of the largest size to the smallest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+import zstandard
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "pipeline" / "sample_data" / "mirror.jsonl.gz"
+MiB = 1 << 20
+BLOCK = 64 * MiB
+BIG_RECORD = 11 * MiB  # over the default max_record_bytes (10 MiB)
+
+
+def block_lines() -> list[bytes]:
+    """One 64 MiB block of JSONL lines: real documents, oversized records, blank padding."""
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as fh:
+        docs = [json.dumps({"text": json.loads(line)["text"]}, ensure_ascii=False) for line in fh][:40]
+    lines = [d.encode() + b"\n" for d in docs]
+    big = b'{"text": "' + b"0" * BIG_RECORD + b'"}\n'
+    lines += [big] * 5
+    used = sum(map(len, lines))
+    lines.append(b"\n" * (BLOCK - used))
+    return lines
+
+
+def write_inflating(path: Path, inflated: int) -> None:
+    lines = block_lines()
+    blocks = max(1, inflated // BLOCK)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb", compresslevel=6) as fh:
+            for _ in range(blocks):
+                fh.writelines(lines)
+    else:
+        with open(path, "wb") as raw, zstandard.ZstdCompressor(level=3).stream_writer(raw) as fh:
+            for _ in range(blocks):
+                for line in lines:
+                    fh.write(line)
+
+
+def peak_rss_while(proc: subprocess.Popen) -> int:
+    """Highest summed RSS of `proc` and its children, sampled every 50 ms until it exits."""
+    peak = 0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    return peak
+
+
+def run_job(data: Path, work: Path) -> tuple[float, int, dict]:
+    manifest = work / "m.yaml"
+    manifest.write_text(yaml.safe_dump({"sources": [{"name": "bomb", "paths": [str(data)], "weight": 1.0}]}))
+    out = work / "out"
+    cmd = [sys.executable, "-m", "pipeline.cli.main", "pipeline", "run", str(manifest)]
+    cmd += ["--output", str(out), "--scheduler", "inline"]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    peak = {"rss": 0}
+    sampler = threading.Thread(target=lambda: peak.update(rss=peak_rss_while(proc)))
+    sampler.start()
+    _, err = proc.communicate()
+    sampler.join()
+    seconds = time.perf_counter() - t
+    if proc.returncode:
+        raise RuntimeError(f"pipeline failed on {data}: {err.decode()[-2000:]}")
+    manifest_out = json.loads((out / "manifest.json").read_text())
+    return seconds, peak["rss"], manifest_out["ledger"]["decisions"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes-gib", type=float, nargs="+", default=[0.5, 1, 2, 4])
+    ap.add_argument("--out", type=Path, help="write the table (Markdown) here too")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="inflate-bench-") as tmp:
+        base = Path(tmp) / "baseline"
+        base.mkdir()
+        (base / "sample.jsonl.gz").write_bytes(SAMPLE.read_bytes())
+        base_s, base_rss, _ = run_job(base / "sample.jsonl.gz", base)
+        print(json.dumps({"baseline_seconds": round(base_s, 1), "baseline_rss_mib": round(base_rss / MiB)}))
+        for codec, suffix in (("gzip", ".jsonl.gz"), ("zstd", ".jsonl.zst")):
+            for gib in args.sizes_gib:
+                work = Path(tmp) / f"{codec}-{gib}"
+                work.mkdir()
+                data = work / f"bomb{suffix}"
+                write_inflating(data, int(gib * 1024 * MiB))
+                seconds, rss, decisions = run_job(data, work)
+                row = {
+                    "codec": codec,
+                    "inflated_gib": gib,
+                    "on_disk_mib": round(data.stat().st_size / MiB, 2),
+                    "seconds": round(seconds, 1),
+                    "seconds_per_gib": round((seconds - base_s) / gib, 1),
+                    "peak_rss_mib": round(rss / MiB),
+                    "ledger": decisions,
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                data.unlink()
+    lines = [
+        f"machine: {platform.node()} ({os.cpu_count()} cores), python {platform.python_version()}",
+        f"baseline (the 130 KB JSONL sample, same command): {base_s:.1f} s, peak RSS {base_rss / MiB:.0f} MiB "
+        "(interpreter, models, one batch); s per GiB below is (wall - baseline) / inflated GiB",
+        "",
+        "| codec | inflated GiB | on disk MiB | wall s | s per GiB | peak RSS MiB | kept / filtered / duplicate / quarantined |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        d = r["ledger"]
+        counts = f"{d['kept']} / {d['filtered']} / {d['duplicate']} / {d['quarantined']}"
+        lines.append(
+            f"| {r['codec']} | {r['inflated_gib']} | {r['on_disk_mib']} | {r['seconds']} | "
+            f"{r['seconds_per_gib']} | {r['peak_rss_mib']} | {counts} |"
+        )
+    lines.append("")
+    for codec in ("gzip", "zstd"):
+        mine = [r for r in rows if r["codec"] == codec]
+        small, large = mine[0], mine[-1]
+        lines.append(
+            f"{codec}: s/GiB at {large['inflated_gib']} GiB vs {small['inflated_gib']} GiB = "
+            f"{large['seconds_per_gib'] / small['seconds_per_gib']:.2f}; peak RSS ratio "
+            f"{large['peak_rss_mib'] / small['peak_rss_mib']:.2f}; peak RSS {large['peak_rss_mib']} MiB "
+            f"({large['peak_rss_mib'] - round(base_rss / MiB)} MiB above the baseline)"
+        )
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
