@@ -37,7 +37,8 @@ def _run(crawl: Path, out: Path, split_bytes: int):
     return run_pipeline([source], cfg, out, client=None, base_dir=crawl)
 
 
-def test_small_batches_give_the_same_dataset_as_one_batch(crawl: Path, tmp_path: Path) -> None:
+def test_small_batches_give_the_same_dataset_as_one_batch(crawl: Path, tmp_path: Path, unchanged) -> None:
+    unchanged(crawl)
     whole = _run(crawl, tmp_path / "whole", 64 << 20)
     small = _run(crawl, tmp_path / "small", 32 << 10)
     assert len(whole.stats) == len(small.stats) == 1  # one task either way

@@ -27,7 +27,7 @@ def _nested(depth: int, inner: str = '"x"') -> str:
     return '{"a": ' * depth + inner + "}" * depth
 
 
-def test_job_survives_a_1000_deep_line(tmp_path: Path) -> None:
+def test_job_survives_a_1000_deep_line(tmp_path: Path, unchanged) -> None:
     docs = _real_docs(8)
     deep = _nested(1000, json.dumps({"text": "hidden"}))  # ~6 KB; json.loads raises RecursionError
     lines = [json.dumps({"text": d}, ensure_ascii=False) for d in docs]
@@ -35,8 +35,8 @@ def test_job_survives_a_1000_deep_line(tmp_path: Path) -> None:
     lines.insert(5, "[" * 1000 + "]" * 1000)
     path = tmp_path / "deep.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
     out = tmp_path / "out"
+    unchanged(tmp_path, out)
     result = run_pipeline(
         [SourceConfig(name="deep", paths=[str(path)], weight=1.0)],
         PipelineConfig(),

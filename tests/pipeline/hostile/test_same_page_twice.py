@@ -43,8 +43,9 @@ def _run(root: Path, out: Path):
     return run_pipeline([source], CFG, out, client=None, base_dir=root)
 
 
-def test_two_copies_of_every_warc_complete_with_second_copies_duplicate(twice) -> None:
+def test_two_copies_of_every_warc_complete_with_second_copies_duplicate(twice, unchanged) -> None:
     root, out = twice
+    unchanged(root, out)
     result = _run(root, out)
     led = ledger.read(out / "ledger")
     records = sum(s["input_records"] for s in result.stats)
