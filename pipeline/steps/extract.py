@@ -1,19 +1,25 @@
-"""Main-text extraction from HTML: trafilatura (default) or resiliparse (fast), per-page time limit.
+"""Main-text extraction from HTML: trafilatura (default) or resiliparse, per-page work limits.
 
 Plain-text rows (WET records, text/plain pages, JSONL) pass through unchanged.  With
 trafilatura the HTML is parsed once and the title comes from the same tree, so
 `include_title` costs no second parse.
 
-One page can take far longer than the rest (the sample's 2.5 MB python-docs contents page
-takes ~20 s in trafilatura against a 47 ms median), so each page runs under `timeout_s`;
-a page over it is quarantined as `extract_timeout` and the partition goes on.  The limit
-must work where Dask runs tasks, in a worker's executor *thread*, where SIGALRM cannot be
-used (Python only delivers signals to the main thread), and a subprocess per page is far
-too slow.  So one daemon watchdog thread per process keeps the deadlines and, when one
-passes, raises `ExtractTimeout` inside the late thread with `PyThreadState_SetAsyncExc`.
-Like a signal handler, that exception lands between two Python bytecodes: trafilatura's
-Python code is interrupted within milliseconds, but a single long C call (one lxml parse,
-resiliparse's whole extraction) is not, which is why readers also cap record size.
+Limits are counted in work, never time, so the same page gets the same outcome on any
+machine and reruns are byte-identical.  trafilatura's cost grows with the page's element
+count, superlinearly for some shapes (many siblings in one paragraph), so a page over
+`trafilatura_max_elements` (counted on the tree it parses anyway) is extracted by resiliparse
+instead; the `extractor` column says which ran.  resiliparse is fast C, but its main-content
+pass costs elements × nesting depth in one call nothing can interrupt, so a page over
+`max_elements` or `max_depth` on that path is filtered (`extract_too_complex:elements|depth`).
+
+A wall-clock watchdog stays as a last-resort net, far above what those limits allow.  It must
+work where Dask runs tasks, in a worker's executor *thread*, where SIGALRM cannot be used
+(Python only delivers signals to the main thread), and a subprocess per page is far too slow.
+So one daemon watchdog thread per process keeps the deadlines and, when one passes, raises
+`ExtractTimeout` inside the late thread with `PyThreadState_SetAsyncExc`; it lands between two
+Python bytecodes, so it stops trafilatura's Python code but not a single long C call.  A page
+it stops is quarantined as `extract_timeout_nondeterministic`: the one outcome that depends
+on the machine, so a run that has any may not be reproduced by a rerun.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 import trafilatura
+from lxml.html import HtmlElement
 from trafilatura.metadata import extract_title
 from trafilatura.utils import load_html
 
@@ -36,20 +43,57 @@ from pipeline.steps.decode import split
 
 T = TypeVar("T")
 STAGE = "extract"
-DOC_COLUMNS = ["id", "source", "url", "text", "charset", "content_type", "input", "offset", "bytes"]
+DOC_COLUMNS = [
+    "id",
+    "source",
+    "url",
+    "text",
+    "charset",
+    "content_type",
+    "input",
+    "offset",
+    "bytes",
+    "extractor",
+]
+TIMEOUT_REASON = "extract_timeout_nondeterministic"
+NONDETERMINISTIC_REASONS = frozenset({TIMEOUT_REASON})  # ledger reasons a rerun may not repeat
 
 # The text is already decoded: an `<?xml ... encoding="gb18030"?>` left in front makes lxml
 # refuse the str and re-parse it as bytes, where the declaration would be obeyed again.
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
+class TooComplex(Exception):
+    """The page is over a work limit; the message is its ledger reason."""
+
+
 def extract_html(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
-    """Main text of one page ('' when none is found), title line first if asked."""
+    """Main text of one page ('' when none is found or it is over a work limit), title first if asked."""
+    try:
+        return extract_page(html, cfg, url)[0]
+    except TooComplex:
+        return ""
+
+
+def extract_page(html: str, cfg: ExtractConfig, url: str | None = None) -> tuple[str, str]:
+    """(main text, extractor that ran); raises TooComplex for a page over a work limit."""
     html = _XML_DECL.sub("", html, count=1)
-    if cfg.extractor == "resiliparse":
-        text, title = _resiliparse(html, cfg)
-    else:
-        text, title = _trafilatura(html, cfg, url)
+    if cfg.extractor == "trafilatura":
+        tree = load_html(html)
+        if tree is None:
+            return "", "trafilatura"
+        budget = cfg.trafilatura_max_elements
+        if budget is None or element_count(tree) <= budget:
+            return _with_title(*_trafilatura(tree, cfg, url)), "trafilatura"
+    return _with_title(*_resiliparse(html, cfg)), "resiliparse"
+
+
+def element_count(tree: HtmlElement) -> int:
+    """Elements in an lxml tree, counted in C."""
+    return int(tree.xpath("count(//*)"))
+
+
+def _with_title(text: str | None, title: str | None) -> str:
     text = (text or "").strip()
     title = " ".join((title or "").split())  # one line; NBSP and newlines from <title> become spaces
     if text and title and not text.startswith(title):
@@ -57,10 +101,7 @@ def extract_html(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
     return text
 
 
-def _trafilatura(html: str, cfg: ExtractConfig, url: str | None) -> tuple[str | None, str | None]:
-    tree = load_html(html)
-    if tree is None:
-        return None, None
+def _trafilatura(tree: HtmlElement, cfg: ExtractConfig, url: str | None) -> tuple[str | None, str | None]:
     title = extract_title(tree) if cfg.include_title else None
     text = trafilatura.extract(
         tree, url=url, fast=cfg.fast, include_comments=False, include_tables=cfg.include_tables
@@ -73,6 +114,13 @@ def _resiliparse(html: str, cfg: ExtractConfig) -> tuple[str | None, str | None]
     from resiliparse.parse.html import HTMLTree
 
     tree = HTMLTree.parse(html)
+    doc = tree.document
+    # Single C calls, run before the extraction whose cost they bound: the count is linear in
+    # elements, the depth probe in elements × depth up to max_depth.
+    if cfg.max_elements is not None and len(doc.query_selector_all("*")) > cfg.max_elements:
+        raise TooComplex("extract_too_complex:elements")
+    if cfg.max_depth is not None and doc.query_selector(":root" + " > *" * cfg.max_depth) is not None:
+        raise TooComplex("extract_too_complex:depth")
     text = extract_plain_text(
         tree,
         main_content=True,
@@ -84,17 +132,21 @@ def _resiliparse(html: str, cfg: ExtractConfig) -> tuple[str | None, str | None]
 
 
 def extract(batch: pa.Table, cfg: ExtractConfig) -> StepResult:
-    """HTML rows → main text; drops `is_html` and leaves the DOC_COLUMNS."""
+    """HTML rows → main text; drops `is_html`, adds `extractor` (null for plain text)."""
     texts = batch.column("text").to_pylist()
     is_html = batch.column("is_html").to_pylist()
     urls = batch.column("url").to_pylist()
+    extractors: list[str | None] = [None] * len(texts)
     drops: dict[int, tuple[str, str]] = {}
     for i, (text, html) in enumerate(zip(texts, is_html, strict=True)):
         if html and text:
             try:
-                texts[i] = call_with_timeout(cfg.timeout_s, extract_html, text, cfg, urls[i])
+                texts[i], extractors[i] = call_with_timeout(cfg.timeout_s, extract_page, text, cfg, urls[i])
+            except TooComplex as exc:
+                drops[i] = ("filtered", str(exc))
+                continue
             except ExtractTimeout:
-                drops[i] = ("quarantined", "extract_timeout")
+                drops[i] = ("quarantined", TIMEOUT_REASON)
                 continue
             except Exception as exc:  # lxml/trafilatura edge cases: one page, not the partition
                 drops[i] = ("quarantined", f"extract_error:{type(exc).__name__}")
@@ -102,10 +154,11 @@ def extract(batch: pa.Table, cfg: ExtractConfig) -> StepResult:
         if not texts[i] or not texts[i].strip():
             drops[i] = ("filtered", "no_text_extracted")
     out = batch.set_column(batch.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
+    out = out.append_column("extractor", pa.array(extractors, pa.string()))
     return split(out.select(DOC_COLUMNS), drops, STAGE)
 
 
-# --- per-page time limit ------------------------------------------------------------------
+# --- last-resort wall-clock limit -----------------------------------------------------------
 
 
 class ExtractTimeout(BaseException):

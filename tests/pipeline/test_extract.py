@@ -1,4 +1,4 @@
-"""Extract: main text of sample pages (incl. a GB18030 one), both extractors, time limit, failures."""
+"""Extract: main text of sample pages (incl. a GB18030 one), both extractors, work and time limits."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pipeline.io.readers import read_partition
 from pipeline.steps import StepResult
 from pipeline.steps import extract as extract_mod
 from pipeline.steps.decode import decode
-from pipeline.steps.extract import DOC_COLUMNS, extract
+from pipeline.steps.extract import DOC_COLUMNS, TIMEOUT_REASON, extract
 
 SAMPLE = Path(pipeline.__file__).parent / "sample_data"
 PAGES = (
@@ -42,7 +42,10 @@ def extracted(decoded: pa.Table) -> dict[str, dict]:
 
 
 def test_columns(decoded: pa.Table) -> None:
-    assert extract(decoded, ExtractConfig()).kept.column_names == DOC_COLUMNS
+    kept = extract(decoded, ExtractConfig()).kept
+    assert kept.column_names == DOC_COLUMNS
+    by_kind = {(r["content_type"] or "").startswith("text/html"): r["extractor"] for r in kept.to_pylist()}
+    assert by_kind == {True: "trafilatura", False: None}  # null: plain text, no extractor ran
 
 
 def test_english_page(extracted: dict[str, dict]) -> None:
@@ -156,19 +159,26 @@ def test_config_validation() -> None:
     with pytest.raises(ValidationError, match="timeout_s"):
         ExtractConfig(timeout_s=0)
     assert ExtractConfig(timeout_s=None).timeout_s is None
+    with pytest.raises(
+        ValidationError, match=r"trafilatura_max_elements \(300\) must be at most.*max_elements \(200\)"
+    ):
+        ExtractConfig(trafilatura_max_elements=300, max_elements=200)
+    with pytest.raises(ValidationError, match="trafilatura_max_elements"):
+        ExtractConfig(trafilatura_max_elements=None)  # unlimited only with no element cap either
+    assert ExtractConfig(trafilatura_max_elements=None, max_elements=None).max_elements is None
 
 
-# --- per-page time limit --------------------------------------------------------------------
+# --- last-resort wall-clock limit -----------------------------------------------------------
 
 
 def _slow_on_marker(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages containing SLOW never finish (a Python loop, as a pathological page would)."""
     real = extract_mod._trafilatura
 
-    def fake(html: str, cfg: ExtractConfig, url: str | None):
-        while "SLOW" in html:
+    def fake(tree, cfg: ExtractConfig, url: str | None):
+        while "SLOW" in tree.text_content():
             time.sleep(0.005)
-        return real(html, cfg, url)
+        return real(tree, cfg, url)
 
     monkeypatch.setattr(extract_mod, "_trafilatura", fake)
 
@@ -189,7 +199,7 @@ def test_timeout_quarantines_the_slow_page(monkeypatch: pytest.MonkeyPatch) -> N
     assert seconds < 2
     assert result.kept.column("id").to_pylist() == ["h-0", "h-2"]
     (row,) = result.dropped.to_pylist()
-    assert (row["id"], row["decision"], row["reason"]) == ("h-1", "quarantined", "extract_timeout")
+    assert (row["id"], row["decision"], row["reason"]) == ("h-1", "quarantined", TIMEOUT_REASON)
     time.sleep(0.6)  # past the watchdog's re-raise interval: nothing fires late in this thread
     assert extract_mod._WATCHDOG._deadlines == {} and extract_mod._WATCHDOG._fired == set()
 
@@ -210,16 +220,29 @@ def test_timeout_works_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(results) == 2
     for result, seconds in results:
         assert seconds < 2
-        assert result.dropped.column("reason").to_pylist() == ["extract_timeout"]
+        assert result.dropped.column("reason").to_pylist() == [TIMEOUT_REASON]
         assert result.kept.column("id").to_pylist() == ["h-1"]
 
 
-def test_pathological_sample_page_times_out() -> None:
-    """python-docs' 2.5 MB contents page takes ~20 s in trafilatura: a real stall, cut short."""
+@pytest.fixture(scope="module")
+def contents_page() -> pa.Table:
+    """python-docs' 2.5 MB contents page: ~49k elements, seconds of trafilatura."""
     docs = decode(read_partition(str(SAMPLE / "python-docs.warc.gz"), "py", "warc").batch).kept
-    page = docs.filter(pa.array([u.endswith("/contents.html") for u in docs.column("url").to_pylist()]))
-    result, seconds = _timed_extract(page, ExtractConfig(timeout_s=0.3))
-    assert result.dropped.column("reason").to_pylist() == ["extract_timeout"]
+    return docs.filter(pa.array([u.endswith("/contents.html") for u in docs.column("url").to_pylist()]))
+
+
+def test_pathological_sample_page_goes_to_resiliparse(contents_page: pa.Table) -> None:
+    result = extract(contents_page, ExtractConfig())
+    assert result.dropped.num_rows == 0
+    assert result.kept.column("extractor").to_pylist() == ["resiliparse"]
+    assert result.kept.column("text")[0].as_py().startswith("Python Documentation contents")
+
+
+def test_safety_net_still_stops_a_real_stall(contents_page: pa.Table) -> None:
+    """With the work limits lifted, trafilatura's seconds on it are cut short by the watchdog."""
+    cfg = ExtractConfig(trafilatura_max_elements=None, max_elements=None, timeout_s=0.3)
+    result, seconds = _timed_extract(contents_page, cfg)
+    assert result.dropped.column("reason").to_pylist() == [TIMEOUT_REASON]
     assert seconds < 3  # the limit, plus one uninterruptible lxml parse
 
 
