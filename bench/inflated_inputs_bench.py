@@ -4,8 +4,9 @@
 
 For each size and codec (gzip, zstd) the script writes a `.jsonl.gz` / `.jsonl.zst` that is
 tiny on disk and inflates to SIZE GiB: 64 MiB blocks, each holding 40 real documents (the
-bundled JSONL sample), five 11 MiB records (over `max_record_bytes`: hashed, never held) and
-blank-line padding.  It runs the pipeline on each in its own process (`--scheduler inline`, so
+bundled JSONL sample), two 11 MiB records (over `max_record_bytes`: hashed, never held), 400
+whitespace-only documents of 100 KiB (read, then dropped as `no_text_extracted`) and blank-line
+padding.  It runs the pipeline on each in its own process (`--scheduler inline`, so
 the one process is driver and worker, an upper bound for a worker) and samples the RSS of the
 process tree every 50 ms.  Prints time per inflated GiB above a baseline run over the small
 sample (linear: flat across sizes) and peak RSS (bounded: flat across sizes, a batch above the
@@ -35,15 +36,19 @@ SAMPLE = REPO / "pipeline" / "sample_data" / "mirror.jsonl.gz"
 MiB = 1 << 20
 BLOCK = 64 * MiB
 BIG_RECORD = 11 * MiB  # over the default max_record_bytes (10 MiB)
+BLANK_RECORD = 100 << 10
+BLANK_RECORDS = 400  # ~40 MiB of each block: documents that are read and then dropped
 
 
 def block_lines() -> list[bytes]:
-    """One 64 MiB block of JSONL lines: real documents, oversized records, blank padding."""
+    """One 64 MiB block of JSONL lines: real documents, oversized records, whitespace-only
+    documents (read, then dropped by extraction: what a reader that holds its whole input
+    would hold) and blank-line padding."""
     with gzip.open(SAMPLE, "rt", encoding="utf-8") as fh:
         docs = [json.dumps({"text": json.loads(line)["text"]}, ensure_ascii=False) for line in fh][:40]
     lines = [d.encode() + b"\n" for d in docs]
-    big = b'{"text": "' + b"0" * BIG_RECORD + b'"}\n'
-    lines += [big] * 5
+    lines += [b'{"text": "' + b"0" * BIG_RECORD + b'"}\n'] * 2
+    lines += [b'{"text": "' + b" " * BLANK_RECORD + b'"}\n'] * BLANK_RECORDS
     used = sum(map(len, lines))
     lines.append(b"\n" * (BLOCK - used))
     return lines
@@ -100,6 +105,7 @@ def run_job(data: Path, work: Path) -> tuple[float, int, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes-gib", type=float, nargs="+", default=[0.5, 1, 2, 4])
+    ap.add_argument("--codecs", nargs="+", default=["gzip", "zstd"], choices=["gzip", "zstd"])
     ap.add_argument("--out", type=Path, help="write the table (Markdown) here too")
     args = ap.parse_args()
     rows = []
@@ -109,7 +115,8 @@ def main() -> None:
         (base / "sample.jsonl.gz").write_bytes(SAMPLE.read_bytes())
         base_s, base_rss, _ = run_job(base / "sample.jsonl.gz", base)
         print(json.dumps({"baseline_seconds": round(base_s, 1), "baseline_rss_mib": round(base_rss / MiB)}))
-        for codec, suffix in (("gzip", ".jsonl.gz"), ("zstd", ".jsonl.zst")):
+        for codec in args.codecs:
+            suffix = {"gzip": ".jsonl.gz", "zstd": ".jsonl.zst"}[codec]
             for gib in args.sizes_gib:
                 work = Path(tmp) / f"{codec}-{gib}"
                 work.mkdir()
@@ -144,7 +151,7 @@ def main() -> None:
             f"{r['seconds_per_gib']} | {r['peak_rss_mib']} | {counts} |"
         )
     lines.append("")
-    for codec in ("gzip", "zstd"):
+    for codec in args.codecs:
         mine = [r for r in rows if r["codec"] == codec]
         small, large = mine[0], mine[-1]
         lines.append(

@@ -49,6 +49,7 @@ DOC_COLUMNS = [
     "content_type",
     "input",
     "offset",
+    "digest",
 ]
 INTERNAL_COLUMNS = {"payload", "is_html", "bytes"}
 

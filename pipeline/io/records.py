@@ -29,6 +29,7 @@ RAW_SCHEMA = pa.schema(
         ("text", pa.string()),
         ("input", pa.string()),
         ("offset", pa.int64()),
+        ("digest", pa.string()),  # content identity (blake2b-64 of the record's bytes); the id is its place
         ("bytes", pa.int64()),
     ]
 )
@@ -138,6 +139,7 @@ class Collector:
             "text": text,
             "input": input_path or self.path,
             "offset": offset,
+            "digest": digest,
             "bytes": nbytes,
         }
         for name, value in row.items():

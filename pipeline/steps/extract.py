@@ -52,6 +52,7 @@ DOC_COLUMNS = [
     "content_type",
     "input",
     "offset",
+    "digest",
     "bytes",
     "extractor",
 ]

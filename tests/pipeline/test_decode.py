@@ -42,6 +42,7 @@ def raw_rows(**cols: list) -> pa.Table:
         "text": [None] * n,
         "input": ["mem"] * n,
         "offset": list(range(n)),
+        "digest": [f"{i:016x}" for i in range(n)],
         "bytes": [len(p or b"") for p in cols.get("payload", [None] * n)],
     }
     base.update(cols)
@@ -71,6 +72,7 @@ def test_output_columns(decoded: dict[str, dict]) -> None:
         "text",
         "input",
         "offset",
+        "digest",
         "bytes",
         "charset",
         "is_html",

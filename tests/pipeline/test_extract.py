@@ -91,6 +91,7 @@ def _html_rows(*texts: str) -> pa.Table:
             "text": list(texts),
             "input": ["mem"] * n,
             "offset": list(range(n)),
+            "digest": [f"{i:016x}" for i in range(n)],
             "bytes": [len(t) for t in texts],
             "charset": ["utf-8"] * n,
             "is_html": [True] * n,

@@ -515,6 +515,8 @@ def test_same_page_twice_gets_unique_stable_ids(tmp_path: Path) -> None:
     ids = read.batch.column("id").to_pylist()
     digests = [content_digest(b"<p>same</p>"), content_digest(b"<p>changed</p>")]
     assert ids == [make_id("d", f"{path}:{o}", digests[k == 1]) for k, o in enumerate(offsets)]
+    # content identity is kept beside the id: the three copies share a digest, not an id
+    assert read.batch.column("digest").to_pylist() == [digests[k == 1] for k in range(4)]
     assert read_partition(str(path), "d", "warc").batch.column("id").to_pylist() == ids
     # Relative to a root folder, ids do not depend on where the inputs sit.
     moved = read_partition(str(path), "d", "warc", root=str(tmp_path)).batch.column("id").to_pylist()

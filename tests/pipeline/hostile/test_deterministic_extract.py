@@ -47,6 +47,7 @@ def _rows(*pages: str) -> pa.Table:
             "text": list(pages),
             "input": ["mem"] * n,
             "offset": list(range(n)),
+            "digest": [f"{i:016x}" for i in range(n)],
             "bytes": [len(p) for p in pages],
             "charset": ["utf-8"] * n,
             "is_html": [True] * n,
