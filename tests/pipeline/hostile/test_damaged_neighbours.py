@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.io.readers import WHOLE, plan_splits, read_partition
+from tests.pipeline.test_readers import write_warc
 
 SAMPLE = Path(__file__).resolve().parents[3] / "pipeline" / "sample_data"
 
@@ -46,17 +47,6 @@ def _response(uri: str, body: bytes, claim: int | None = None) -> bytes:
     return head + block + b"\r\n\r\n"
 
 
-def _write_warc(path: Path, records: list[bytes], gz: bool) -> list[int]:
-    offsets, pos = [], 0
-    with open(path, "wb") as fh:
-        for rec in records:
-            data = gzip.compress(rec, compresslevel=1) if gz else rec
-            offsets.append(pos)
-            fh.write(data)
-            pos += len(data)
-    return offsets
-
-
 def _lying_warc(path: Path, gz: bool, lie: int) -> tuple[list[str], list[int]]:
     """Six records of real text; the third's Content-Length is off by `lie` (or is `lie`, if huge)."""
     urls = [f"https://n.example/{i}" for i in range(6)]
@@ -65,7 +55,7 @@ def _lying_warc(path: Path, gz: bool, lie: int) -> tuple[list[str], list[int]]:
     for i, (url, body) in enumerate(zip(urls, bodies, strict=True)):
         claim = None if i != 2 else (lie if lie > 1 << 20 else len(HTTP_HEAD) + len(body) + lie)
         records.append(_response(url, body, claim))
-    return urls, _write_warc(path, records, gz)
+    return urls, write_warc(path, records, gz)
 
 
 @pytest.mark.parametrize("gz", [True, False], ids=["warc.gz", "warc"])

@@ -18,12 +18,17 @@ def _write(path: Path, word: str) -> None:
     path.write_text("".join(json.dumps({"text": d}) + "\n" for d in docs), encoding="utf-8")
 
 
-def test_replaced_input_refuses_resume_then_overwrite_reads_the_new_records(tmp_path: Path) -> None:
+def _first_run(tmp_path: Path) -> tuple[Path, list[SourceConfig], Path]:
     data = tmp_path / "docs.jsonl"
     _write(data, "alpha")
     source = [SourceConfig(name="s", paths=[str(data)], weight=1.0)]
     out = tmp_path / "out"
     run_pipeline(source, PipelineConfig(), out, client=None, base_dir=tmp_path)
+    return data, source, out
+
+
+def test_replaced_input_refuses_resume_then_overwrite_reads_the_new_records(tmp_path: Path) -> None:
+    data, source, out = _first_run(tmp_path)
     before = ledger.read(out / "ledger")["id"].to_pylist()
 
     stat = data.stat()
@@ -39,11 +44,7 @@ def test_replaced_input_refuses_resume_then_overwrite_reads_the_new_records(tmp_
 
 
 def test_unchanged_input_resumes(tmp_path: Path) -> None:
-    data = tmp_path / "docs.jsonl"
-    _write(data, "alpha")
-    source = [SourceConfig(name="s", paths=[str(data)], weight=1.0)]
-    out = tmp_path / "out"
-    run_pipeline(source, PipelineConfig(), out, client=None, base_dir=tmp_path)
+    _, source, out = _first_run(tmp_path)
     marker = out / "_work" / "stage1" / "part-00000.arrow.done"
     first = marker.stat().st_mtime_ns
     run_pipeline(source, PipelineConfig(), out, client=None, base_dir=tmp_path)
