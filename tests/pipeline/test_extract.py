@@ -80,7 +80,7 @@ def test_rows_balance(decoded: pa.Table) -> None:
     assert result.kept.num_rows + result.dropped.num_rows == decoded.num_rows
 
 
-def _html_rows(*texts: str) -> pa.Table:
+def html_rows(*texts: str) -> pa.Table:
     n = len(texts)
     return pa.table(
         {
@@ -101,7 +101,7 @@ def _html_rows(*texts: str) -> pa.Table:
 
 def test_empty_page_filtered() -> None:
     result = extract(
-        _html_rows("<html><head><title>x</title></head><body></body></html>", ""), ExtractConfig()
+        html_rows("<html><head><title>x</title></head><body></body></html>", ""), ExtractConfig()
     )
     assert result.kept.num_rows == 0
     assert result.dropped.column("reason").to_pylist() == ["no_text_extracted"] * 2
@@ -113,7 +113,7 @@ def test_extract_error_quarantined(monkeypatch: pytest.MonkeyPatch) -> None:
         raise ValueError("lxml says no")
 
     monkeypatch.setattr(extract_mod.trafilatura, "extract", boom)
-    result = extract(_html_rows("<html><body><p>" + "text " * 50 + "</p></body></html>"), ExtractConfig())
+    result = extract(html_rows("<html><body><p>" + "text " * 50 + "</p></body></html>"), ExtractConfig())
     row = result.dropped.to_pylist()[0]
     assert (row["decision"], row["reason"]) == ("quarantined", "extract_error:ValueError")
 
@@ -195,7 +195,7 @@ PAGE = "<html><body><p>" + "A perfectly ordinary page of text. " * 20 + "</p></b
 
 def test_timeout_quarantines_the_slow_page(monkeypatch: pytest.MonkeyPatch) -> None:
     _slow_on_marker(monkeypatch)
-    batch = _html_rows(PAGE, PAGE.replace("ordinary", "SLOW"), PAGE.replace("page", "page too"))
+    batch = html_rows(PAGE, PAGE.replace("ordinary", "SLOW"), PAGE.replace("page", "page too"))
     result, seconds = _timed_extract(batch, ExtractConfig(timeout_s=0.2))
     assert seconds < 2
     assert result.kept.column("id").to_pylist() == ["h-0", "h-2"]
@@ -208,7 +208,7 @@ def test_timeout_quarantines_the_slow_page(monkeypatch: pytest.MonkeyPatch) -> N
 def test_timeout_works_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask runs tasks in executor threads, where SIGALRM cannot reach: the watchdog can."""
     _slow_on_marker(monkeypatch)
-    batch = _html_rows(PAGE.replace("ordinary", "SLOW"), PAGE)
+    batch = html_rows(PAGE.replace("ordinary", "SLOW"), PAGE)
     results: list[tuple[StepResult, float]] = []
     workers = [
         threading.Thread(target=lambda: results.append(_timed_extract(batch, ExtractConfig(timeout_s=0.2))))
@@ -252,5 +252,5 @@ def test_no_limit_means_no_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("armed without a limit")
 
     monkeypatch.setattr(extract_mod._WATCHDOG, "arm", refuse)
-    result = extract(_html_rows(PAGE), ExtractConfig(timeout_s=None))
+    result = extract(html_rows(PAGE), ExtractConfig(timeout_s=None))
     assert result.kept.num_rows == 1

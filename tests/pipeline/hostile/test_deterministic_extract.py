@@ -18,6 +18,7 @@ from trafilatura.utils import load_html
 from pipeline.config import ExtractConfig
 from pipeline.steps import extract as extract_mod
 from pipeline.steps.extract import NONDETERMINISTIC_REASONS, element_count, extract
+from tests.pipeline.test_extract import html_rows
 
 WORDS = "A perfectly ordinary sentence of page text. "
 NORMAL = (
@@ -36,25 +37,6 @@ def wide_then_deep(n: int, depth: int) -> str:
     return f"<html><body><p>{'<b>x</b>' * n}</p>{'<div>deeper ' * depth}{'</div>' * depth}</body></html>"
 
 
-def _rows(*pages: str) -> pa.Table:
-    n = len(pages)
-    return pa.table(
-        {
-            "id": [f"p-{i}" for i in range(n)],
-            "source": ["hostile"] * n,
-            "url": [None] * n,
-            "content_type": ["text/html"] * n,
-            "text": list(pages),
-            "input": ["mem"] * n,
-            "offset": list(range(n)),
-            "digest": [f"{i:016x}" for i in range(n)],
-            "bytes": [len(p) for p in pages],
-            "charset": ["utf-8"] * n,
-            "is_html": [True] * n,
-        }
-    )
-
-
 def _outcome(batch: pa.Table, cfg: ExtractConfig) -> dict[str, tuple[str, str | None]]:
     result = extract(batch, cfg)
     out = {r["id"]: ("kept", r["extractor"]) for r in result.kept.to_pylist()}
@@ -64,14 +46,14 @@ def _outcome(batch: pa.Table, cfg: ExtractConfig) -> dict[str, tuple[str, str | 
 
 @pytest.fixture(scope="module")
 def hostile() -> pa.Table:
-    return _rows(NORMAL, sibling_spans(40_000), wide_then_deep(25_000, 300), "<p><b>x</b></p>" * 101_000)
+    return html_rows(NORMAL, sibling_spans(40_000), wide_then_deep(25_000, 300), "<p><b>x</b></p>" * 101_000)
 
 
 EXPECTED = {
-    "p-0": ("kept", "trafilatura"),
-    "p-1": ("kept", "resiliparse"),
-    "p-2": ("filtered", "extract_too_complex:depth"),
-    "p-3": ("filtered", "extract_too_complex:elements"),
+    "h-0": ("kept", "trafilatura"),
+    "h-1": ("kept", "resiliparse"),
+    "h-2": ("filtered", "extract_too_complex:depth"),
+    "h-3": ("filtered", "extract_too_complex:elements"),
 }
 
 
@@ -103,7 +85,7 @@ def test_routed_page_keeps_its_text(hostile: pa.Table) -> None:
 
 
 def test_normal_page_extracted_by_trafilatura_as_before() -> None:
-    kept = extract(_rows(NORMAL), ExtractConfig(include_title=False)).kept.to_pylist()[0]
+    kept = extract(html_rows(NORMAL), ExtractConfig(include_title=False)).kept.to_pylist()[0]
     direct = trafilatura.extract(load_html(NORMAL), fast=True, include_comments=False, include_tables=True)
     assert (kept["extractor"], kept["text"]) == ("trafilatura", direct)
     assert "Home" not in kept["text"]  # trafilatura's main-content rules, not all visible text
@@ -115,17 +97,17 @@ def test_budget_is_an_element_count() -> None:
     n = element_count(load_html(page))
     at = ExtractConfig(trafilatura_max_elements=n)
     over = ExtractConfig(trafilatura_max_elements=n - 1)
-    assert _outcome(_rows(page), at) == {"p-0": ("kept", "trafilatura")}
-    assert _outcome(_rows(page), over) == {"p-0": ("kept", "resiliparse")}
+    assert _outcome(html_rows(page), at) == {"h-0": ("kept", "trafilatura")}
+    assert _outcome(html_rows(page), over) == {"h-0": ("kept", "resiliparse")}
 
 
 def test_resiliparse_extractor_has_the_depth_cap() -> None:
     """resiliparse's main-content pass costs elements × depth: ~5 s for 16k nested divs."""
     deep = f"<html><body>{'<div>Nested words here. ' * 300}{'</div>' * 300}</body></html>"
     cfg = ExtractConfig(extractor="resiliparse")
-    assert _outcome(_rows(deep), cfg) == {"p-0": ("filtered", "extract_too_complex:depth")}
-    assert _outcome(_rows(deep), cfg.model_copy(update={"max_depth": None})) == {
-        "p-0": ("kept", "resiliparse")
+    assert _outcome(html_rows(deep), cfg) == {"h-0": ("filtered", "extract_too_complex:depth")}
+    assert _outcome(html_rows(deep), cfg.model_copy(update={"max_depth": None})) == {
+        "h-0": ("kept", "resiliparse")
     }
 
 
@@ -135,7 +117,7 @@ def test_safety_net_reason_says_nondeterministic(monkeypatch: pytest.MonkeyPatch
             time.sleep(0.005)
 
     monkeypatch.setattr(extract_mod.trafilatura, "extract", never_returns)
-    result = extract(_rows(NORMAL), ExtractConfig(timeout_s=0.1))
+    result = extract(html_rows(NORMAL), ExtractConfig(timeout_s=0.1))
     (row,) = result.dropped.to_pylist()
     assert (row["decision"], row["reason"]) == ("quarantined", "extract_timeout_nondeterministic")
     assert row["reason"] in NONDETERMINISTIC_REASONS
