@@ -204,7 +204,7 @@ def _conform(batch: pa.Table, schema: pa.Schema, path: str) -> pa.Table:
 def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     """Read → decode → extract → clean → boilerplate → langid → filter → pii → dedup keys.
 
-    The reader hands over records every `read.split_bytes` of input, and each such batch goes
+    The reader hands over records every `read.batch_bytes` of input, and each such batch goes
     through the steps before the next is read: whatever a file inflates to, a task holds one
     batch (plus one ledger row per record).
     """
@@ -231,7 +231,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
                 max_record_bytes=cfg.read.max_record_bytes,
                 mime_types=frozenset(cfg.read.mime_types) if cfg.read.mime_types is not None else None,
                 root=part.root,
-                batch_bytes=cfg.read.split_bytes,
+                batch_bytes=cfg.read.batch_bytes,
                 on_batch=batches,
                 max_inflated_bytes=cfg.read.max_inflated_bytes,
             )

@@ -21,9 +21,13 @@ class ReadConfig(Strict):
 
     `split_bytes`: splittable inputs (uncompressed JSONL, `.warc.gz` with one gzip member
     per record, Parquet, Arrow IPC files, text folders) are cut into partitions of about this
-    much data; a partition's in-memory batch is roughly 2-3x its input size through decode
-    and extract (5-10x for gzipped WARC, whose HTML compresses well).  Smaller values give
-    more, smaller tasks: better balance across workers when the inputs are few.
+    much data.  Smaller values give more, smaller tasks: better balance across workers when
+    the inputs are few.
+
+    `batch_bytes`: inside a task, records go through the steps this many record bytes at a
+    time, whatever the partition (or a compressed file that cannot be split) inflates to; a
+    batch takes about 5x its size in memory through decode and extract (Python and Arrow
+    copies of the text).  Outputs do not depend on it.
 
     `max_inflated_bytes`: a compressed JSONL file is one task however large it inflates, and
     a decompression bomb (a 64 KB zstd file can hold 2 GB of zeros) would keep that task busy
@@ -35,6 +39,7 @@ class ReadConfig(Strict):
 
     max_record_bytes: int = Field(default=10 * MiB, gt=0, description="larger records are filtered unread")
     split_bytes: int = Field(default=64 * MiB, gt=0, description="target input bytes per partition")
+    batch_bytes: int = Field(default=16 * MiB, gt=0, description="record bytes the steps take at a time")
     max_inflated_bytes: int = Field(
         default=64 * GiB,
         gt=0,

@@ -31,8 +31,8 @@ def crawl(tmp_path_factory) -> Path:
     return d
 
 
-def _run(crawl: Path, out: Path, split_bytes: int):
-    cfg = PipelineConfig(read=ReadConfig(split_bytes=split_bytes))
+def _run(crawl: Path, out: Path, batch_bytes: int):
+    cfg = PipelineConfig(read=ReadConfig(batch_bytes=batch_bytes))
     source = SourceConfig(name="m", paths=[str(crawl / "mirror.jsonl.gz")], weight=1.0)
     return run_pipeline([source], cfg, out, client=None, base_dir=crawl)
 
