@@ -8,6 +8,8 @@ partition (its `.done` marker exists) is skipped, so a killed job resumes where 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import time
 from collections.abc import Callable
@@ -175,6 +177,7 @@ class _Stage1Batches:
         batch = add_dedup_keys(batch.select(output_columns(batch.column_names)), self.cfg.dedup)
         self.seconds["dedup_keys"] += time.perf_counter() - t
         self._write(batch)
+        _trim_heap()
 
     def _write(self, batch: pa.Table) -> None:
         if self.schema is None:
@@ -190,6 +193,28 @@ class _Stage1Batches:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def _trim_heap() -> None:
+    """Hand the batch's freed heap pages back to the OS (glibc; elsewhere a no-op).
+
+    A batch's large strings are freed into a heap that glibc's adaptive mmap threshold keeps
+    growing, so without this a task's RSS creeps up with its input's size instead of staying at
+    one batch (bench/results/2026-12-07-inflated-inputs.md).
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def _conform(batch: pa.Table, schema: pa.Schema, path: str) -> pa.Table:
