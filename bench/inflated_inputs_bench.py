@@ -139,7 +139,7 @@ def main() -> None:
     lines = [
         f"machine: {platform.node()} ({os.cpu_count()} cores), python {platform.python_version()}",
         f"baseline (the 130 KB JSONL sample, same command): {base_s:.1f} s, peak RSS {base_rss / MiB:.0f} MiB "
-        "(interpreter, models, one batch); s per GiB below is (wall - baseline) / inflated GiB",
+        "(interpreter, language-id models, one batch; the second of two runs)",
         "",
         "| codec | inflated GiB | on disk MiB | wall s | s per GiB since the previous size | peak RSS MiB "
         "| kept / filtered / duplicate / quarantined |",
