@@ -52,13 +52,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
 
 def _local_config() -> dict[str, Any]:
     """Settings for the LocalCluster we start: the worker environment below, and quieter
-    monitoring, so that on a small machine the scheduler, nannies and workers' event loops take
-    fewer cycles (and fewer preemptions) from the tasks.  Measured on 2 vCPUs: stack samples
-    every 100 ms instead of 10 and system statistics every 2 s instead of 0.5 cut the driver's
-    CPU during a 1.5 s 2-worker round from 0.14-0.21 to 0.10-0.12 s; event-loop ticks and
-    memory checks every 500 ms instead of 20 and 100 cut the idle driver's CPU from 6.0-6.7 %
-    to 1.3-1.4 % of a core and involuntary context switches of the dedup keys tasks (2 workers)
-    from about 500 to 300 per round.  A value set in the Dask config is kept."""
+    monitoring, so the scheduler, nannies and event loops take fewer cycles from the tasks on a
+    small machine (figures: bench/results/2026-12-07-measurements-moved-from-code.md).  A value
+    set in the Dask config is kept."""
     import dask
 
     quiet = {
@@ -86,16 +82,11 @@ _MALLOC_DEFAULTS = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_"
 def _worker_environ() -> dict[str, Any]:
     """Dask's worker environment, with malloc settings for partition-sized arrays.
 
-    Dask ships MALLOC_TRIM_THRESHOLD_=65536 (against unmanaged-memory growth in long-lived
-    workers); it also switches off glibc's adaptive mmap threshold, so every array over
-    128 KiB became a fresh mmap and page faults.  Our tasks allocate and free arrays of tens of
-    MB per partition, and a page fault costs ~20 us on a VM, so we keep them in the heap
-    instead: arrays up to 32 MiB come from it and up to 128 MiB of freed heap stays with the
-    worker.  Dedup bench (CLI, fresh workers): worker page faults 47k → 14k per run; engine
-    medians over two interleaved series, 1 worker 5.28 → 4.61 s and 4.73 → 4.53 s, 2 workers
-    3.21 → 2.63 s and 3.28 → 3.29 s (this VM's drift is as large as the gain); dropping only
-    the 65536 setting had given +15 %.  A value set in the Dask config is kept (65536 itself
-    cannot be told apart from Dask's default, so it is replaced too)."""
+    Dask's MALLOC_TRIM_THRESHOLD_=65536 also switches off glibc's adaptive mmap threshold, so
+    every array over 128 KiB became fresh pages; our tasks allocate and free arrays of tens of
+    MB, so they stay in the heap instead (page faults and timings: bench/results/
+    2026-12-07-measurements-moved-from-code.md).  A value set in the Dask config is kept (65536
+    itself cannot be told apart from Dask's default, so it is replaced too)."""
     import dask
 
     from pipeline.io import arrow_pool

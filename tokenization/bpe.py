@@ -13,14 +13,10 @@ dev crawl (bench/tokenizer_bench.py, side by side with SentencePiece at 32k):
     tokens on our English and 3% on Chinese (web tables, indented docs, "|  |").  BPE still
     learns the run and the word separately, so a rare combination costs no more than before;
   * a Han run may carry punctuation inside it ("，我们", "。然后"): Chinese has no spaces, so
-    punctuation is where its words meet, and merges across it are frequent, cheap wins.  Cutting
-    Han runs at punctuation (a run keeps only what follows it) costs 0.6 % of zh compression
-    (3.3546) and trained no faster: 96.4 s vs 97.3 s, CPU 150.7 vs 151.0 s, over 10 interleaved
-    32k trainings, inside the 1.2 % by which two copies of one pattern differed there.
-bench/tokenizer_bench.py at 32k on ../shared/bench/dev_dedup.jsonl.gz, text through the pipeline's
-clean step (bytes/token on held-out zh / en): this pattern 3.3745 / 4.8227, SentencePiece BPE
-trained on the same text 3.2464 / 4.7035, bare GPT-2-style byte-level BPE 3.13 / 4.50.  The
-pattern's price is training speed: ~0.92x a bare GPT-2-style `train_from_iterator` call.
+    punctuation is where its words meet, and merges across it are frequent, cheap wins.
+The pattern compresses better than SentencePiece BPE on our zh and en text and trains a little
+slower than a GPT-2-style call (figures, and the reverted variant that cut Han runs at
+punctuation: bench/results/2026-12-07-measurements-moved-from-code.md).
 `split_cjk_chars` instead isolates every CJK character (no merges between Han characters).
 """
 

@@ -31,12 +31,9 @@ from pipeline.dedup.shingles import ShingleKernel, Texts, utf8_docs
 SCHEME = "affine32"
 HASHFUNC = xxhash.xxh32_intdigest
 EMPTY = np.uint32(0xFFFFFFFF)
-# UTF-8 bytes per kernel call.  It bounds the kernel's scratch (normalised UTF-8, up to 4 bytes
-# a char), which then stays under 4 MiB and is reused from the worker's heap call after call.
-# Batches of 2^24 code points once made 15 MB arrays; numpy marks arrays of 4 MiB and more
-# MADV_HUGEPAGE, and with the kernel's THP defrag on "madvise" their first touch compacted
-# memory synchronously: in fresh Dask workers the keys round's kernel time was 0.29-0.40 s
-# instead of 0.11-0.15 s.  One-thread throughput is flat from 2^16 to 2^24.
+# UTF-8 bytes per kernel call: keeps the kernel's scratch under 4 MiB, below numpy's
+# MADV_HUGEPAGE size, whose first touch can compact memory synchronously (figures:
+# bench/results/2026-12-07-measurements-moved-from-code.md).
 BATCH_BYTES = 1 << 18
 
 

@@ -1,11 +1,9 @@
 """Which allocator Arrow buffers come from in our processes: the system one (glibc malloc).
 
-pyarrow's default pool is mimalloc, whose segments are backed by transparent huge pages.
-Where THP faults are slow (our 2-vCPU VM: the host backs each fresh 2 MB page, ~5-10 ms)
-every fresh segment stalls the task that touches it.  Measured on the dedup bench's verify
-step (gathering ~2 MB of candidate texts, take + concat): mimalloc 100-370 ms with 26 THP
-faults, system 3 ms, jemalloc 4-13 ms.  glibc keeps freed memory in the heap under the
-worker settings of pipeline/cluster.py, so buffers are reused instead of faulted in again.
+pyarrow's default pool is mimalloc, whose segments are backed by transparent huge pages, and
+where a huge-page fault is slow every fresh segment stalls the task that touches it (figures:
+bench/results/2026-12-07-measurements-moved-from-code.md).  glibc keeps freed memory in the
+heap under the worker settings of pipeline/cluster.py, so buffers are reused.
 ARROW_DEFAULT_MEMORY_POOL, when set, wins (Arrow reads it itself).
 """
 

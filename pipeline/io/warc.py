@@ -1,11 +1,8 @@
 """WARC and WET files (.warc, .warc.gz, any fsspec URL) → raw records.
 
-Parsed with FastWARC, not warcio: iterating the bundled sample (587 records) and reading
-payloads, FastWARC does ~15,500 records/s against warcio's ~6,300 (2.5x); this whole reader
-does 5,200 records/s on the 10,234-record dev crawl where the warcio one did 2,300 (3,100 vs
-2,200 on the sample), with identical ids, URLs, offsets and payloads.  FastWARC is lenient
-about damage, so this
-module adds the checks warcio made for us: a record shorter than its Content-Length, a
+Parsed with FastWARC, not warcio: about 2.5x faster with identical records (figures:
+bench/results/2026-12-07-measurements-moved-from-code.md).  FastWARC is lenient about damage,
+so this module adds the checks warcio made for us: a record shorter than its Content-Length, a
 record whose headers were cut off, and a .gz file that ends inside a gzip member after the
 last whole record all count as a truncated file.
 
