@@ -21,6 +21,7 @@ Shards are opened on demand (`shards.TokenShards`), so start-up costs one manife
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,6 +57,12 @@ def micro_batches(
         rows = next(iter(item.values())).shape[0]
         for lo in range(0, rows, batch_size):
             yield {k: v[lo : lo + batch_size] for k, v in item.items()}
+
+
+def mixture_digest(mixture: dict[str, Any]) -> str:
+    """What decides the document stream: the mixture's sources (with their weights) and seed."""
+    blob = json.dumps({"sources": mixture["sources"], "seed": mixture["seed"]}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def load_mixture(path: str | Path) -> dict[str, Any]:
@@ -239,12 +246,20 @@ class PretrainStream(IterableDataset):
         self.word_starts = word_starts  # read stored word boundaries (whole-word MLM, XLNet spans)
         self.consumed = 0
 
-    def state_dict(self) -> dict[str, int]:
-        return {"seed": self.seed, "consumed": self.consumed}
+    def state_dict(self) -> dict[str, int | str]:
+        return {"seed": self.seed, "consumed": self.consumed, "mixture": mixture_digest(self.mixture)}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: dict[str, int | str]) -> None:
+        """Resume at `consumed`; refused when the seed or the mixture (its sources, weights and
+        seed, which decide which document each example draws) is not the one saved."""
         if int(state["seed"]) != self.seed:
             raise ValueError(f"data state has seed {state['seed']}, this stream has seed {self.seed}")
+        saved = state.get("mixture")  # absent in checkpoints written before it was recorded
+        if saved is not None and saved != mixture_digest(self.mixture):
+            raise ValueError(
+                "the mixture changed since this checkpoint (sources, weights or mix.seed): resuming would "
+                "replay other documents; restore the old mixture.json or start the run in a new folder"
+            )
         self.consumed = int(state["consumed"])
 
     def rngs(self, indices: list[int]) -> ExampleKeys:

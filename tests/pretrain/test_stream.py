@@ -18,7 +18,15 @@ from transformers import AutoTokenizer
 from pipeline.io.atomic import read_arrow
 from pretrain.data.meter import MixMeter
 from pretrain.data.shards import TokenShards
-from pretrain.data.stream import BLOCK, WINDOW, DocStream, PretrainStream, load_mixture, micro_batches
+from pretrain.data.stream import (
+    BLOCK,
+    WINDOW,
+    DocStream,
+    PretrainStream,
+    load_mixture,
+    micro_batches,
+    mixture_digest,
+)
 from pretrain.objectives import SpecialIds, clm_collate, mlm_collate
 from tests.pretrain.fixtures import (
     WEIGHTS,
@@ -161,7 +169,7 @@ def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
     for _ in range(5):
         next(batches)
     state = stream.state_dict()
-    assert state == {"seed": 7, "consumed": 20}
+    assert state == {"seed": 7, "consumed": 20, "mixture": mixture_digest(load_mixture(ws.mixture_path))}
     expected = next(batches)
 
     resumed = _stream(ws)
@@ -179,6 +187,23 @@ def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
 
     with pytest.raises(ValueError, match="seed"):
         resumed.load_state_dict({"seed": 8, "consumed": 0})
+
+
+def test_resume_refuses_a_changed_mixture(ws: Workspace, tmp_path: Path) -> None:
+    """A re-mixed mixture.json (another mix.seed, or other weights) draws other documents for the
+    same examples, so a checkpoint of the old mixture is not resumed on it."""
+    state = _stream(ws).state_dict()
+    mixture = load_mixture(ws.mixture_path)
+    for changed in (
+        {**mixture, "seed": mixture["seed"] + 1},
+        {**mixture, "sources": {s: {**v, "probability": 0.5} for s, v in mixture["sources"].items()}},
+    ):
+        other = PretrainStream(ws.tokens_dir, changed, MLM, chunk_len=16, batch_size=4, seed=7)
+        with pytest.raises(ValueError, match="mixture changed"):
+            other.load_state_dict(state)
+    same = PretrainStream(ws.tokens_dir, dict(mixture), MLM, chunk_len=16, batch_size=4, seed=7)
+    same.load_state_dict(state)  # an equal mixture resumes
+    assert same.consumed == state["consumed"]
 
 
 def test_resume_with_other_dataloader_workers_and_ranks(ws: Workspace) -> None:
