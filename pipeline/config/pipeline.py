@@ -18,7 +18,6 @@ from pipeline.config.read import ReadConfig
 
 class PipelineConfig(Strict):
     shard_rows: int = Field(default=2000, gt=0, description="max documents per output shard")
-    seed: int = 0
     read: ReadConfig = ReadConfig()
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
