@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.core.rng import name_key, uniform
 from tokenization.inputs import DatasetError, Doc
-from tokenization.rng import name_key, uniform
 
 log = logging.getLogger(__name__)
 _BATCH = 1024

@@ -6,7 +6,7 @@ so drawing the source per example with probability = token share gives the right
 
 Source of example g (block b = g // BLOCK, position r = g % BLOCK):
     stratum j = π_b(r)      π_b: a permutation of BLOCK keyed by (seed, b)
-    u = (j + U(seed, b, j)) / BLOCK,   U a counter-based uniform (splitmix64, `rng.py`)
+    u = (j + U(seed, b, j)) / BLOCK,   U a counter-based uniform (splitmix64, `pipeline/core/rng.py`)
     source = the s with cdf[s-1] <= u < cdf[s]
 u is uniform on [0, 1) for every g, so P(source = s) = p_s exactly, as an i.i.d. draw; but each
 block's BLOCK draws are stratified, so a block holds within 2 of BLOCK·p_s examples of every
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.core.rng import hash64, name_key, uniform
 from tokenization.mixing import SamplingConfig, copies_per_pass, document_weights
-from tokenization.rng import hash64, name_key, uniform
 
 BLOCK = 64  # examples per stratified block: a constant of the stream format, not a tuning knob
 _TAG_U, _TAG_PERM, _TAG_PASS, _TAG_COPIES = 1, 2, 3, 4

@@ -22,6 +22,7 @@ import functools
 import numpy as np
 
 from pipeline.config import DedupConfig
+from pipeline.core.rng import GAMMA, mix64
 
 BAND_BITS = 11
 EXACT_BAND = (1 << BAND_BITS) - 2
@@ -69,20 +70,13 @@ def lsh_params(cfg: DedupConfig) -> tuple[int, int]:
     return optimal_params(round(design, 6), cfg.num_perm, cfg.fp_weight, cfg.fn_weight)
 
 
-def _mix64(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (uint64 arrays wrap on overflow, which is the point)."""
-    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
 def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64: each band's rows folded into one well-mixed 64-bit value."""
     n = sigs.shape[0]
     x = sigs[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
-    h = np.full((n, bands), np.uint64(0x9E3779B97F4A7C15), np.uint64)
+    h = np.full((n, bands), GAMMA, np.uint64)
     for j in range(rows):
-        h = _mix64(h ^ x[:, :, j])
+        h = mix64(h ^ x[:, :, j])
     return h
 
 

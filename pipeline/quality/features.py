@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import xxhash
 
+from pipeline.core.rng import mix64
+
 # Han and kana code points (CJK punctuation is left to the word side, as single marks)
 _CJK_RANGES = (
     (0x3040, 0x30FF),
@@ -58,14 +60,6 @@ class FeatureSpec:
             word_ngrams=tuple(int(n) for n in d["word_ngrams"]),
             max_chars=int(d["max_chars"]),
         )
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer: spreads polynomial hashes over all 64 bits."""
-    with np.errstate(over="ignore"):
-        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return h ^ (h >> np.uint64(31))
 
 
 def _ngram_hashes(units: np.ndarray, n: int, seed: np.uint64) -> np.ndarray:
@@ -110,7 +104,7 @@ def featurize(text: str, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
         hashes += [_ngram_hashes(units, n, _WORD_SEED) for n in spec.word_ngrams if len(words) >= n]
     if not hashes or not sum(map(len, hashes)):
         return np.zeros(0, np.int32), np.zeros(0, np.float32)
-    buckets = (_mix(np.concatenate(hashes)) >> np.uint64(64 - spec.buckets_log2)).astype(np.int32)
+    buckets = (mix64(np.concatenate(hashes)) >> np.uint64(64 - spec.buckets_log2)).astype(np.int32)
     idx, counts = np.unique(buckets, return_counts=True)
     values = np.log1p(counts.astype(np.float32))
     values /= np.linalg.norm(values)

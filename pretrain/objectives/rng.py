@@ -20,16 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GAMMA = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio Weyl increment
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser (a bijection on uint64 with full avalanche)."""
-    x = np.asarray(x, dtype=np.uint64)
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
+from pipeline.core.rng import GAMMA, mix64
 
 
 @dataclass(frozen=True)
