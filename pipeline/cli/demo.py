@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from pipeline.cli.manifest import Manifest
 
 
 def _default_manifest() -> Path:
@@ -45,7 +48,6 @@ def demo_command(
     from pipeline.io.atomic import resolve_inside, write_json
     from pipeline.mix import format_table
     from pretrain.cli import train_runs
-    from tokenization.encode import encode_dataset
     from tokenization.train import iter_dataset_texts, train_tokenizer
 
     t0 = time.perf_counter()
@@ -63,7 +65,7 @@ def demo_command(
 
         typer.secho("== 3/5 encode: token-id Arrow shards", bold=True)
         tokens = resolve_inside(output, m.pretrain_data.tokens)
-        encode_dataset(dataset, tok_dir, tokens, client=client)
+        encode_for_runs(m, dataset, tok_dir, tokens, client=client)
 
     typer.secho("== 4/5 mix: GPT-3-style weights → epochs", bold=True)
     plan = plan_mixture(m, tokens, None)
@@ -81,6 +83,16 @@ def demo_command(
         for f in failures:
             typer.secho(f"FAILED: {f}", fg="red")
         raise typer.Exit(1)
+
+
+def encode_for_runs(m: Manifest, dataset: Path, tok_dir: Path, tokens: Path, client=None) -> dict[str, Any]:
+    """Encode the dataset for the manifest's runs: with jieba word starts when one of them masks words."""
+    from pretrain.objectives import uses_words
+    from tokenization.encode import encode_dataset
+
+    # Without stored starts, whole-word MLM (and XLNet's word spans) sees each Chinese character as a word.
+    words = m.pretrain is not None and any(uses_words(run) for run in m.pretrain.runs)
+    return encode_dataset(dataset, tok_dir, tokens, client=client, word_boundaries=words)
 
 
 AUTO_CLASS = {
