@@ -5,8 +5,10 @@
     stage 3 (per input file, parallel): drop duplicates, write shards + the partition's ledger
     finish (driver):                    check the ledger balances, write manifest.json
 
-Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, _work/ (resume state),
-.yuliao/ (owner file and lock; see pipeline.io.ownership).
+Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, README.md (a dataset card
+whose `configs:` make `datasets.load_dataset(output)` give the documents), _work/ (resume state),
+.yuliao/ (owner file and lock; see pipeline.io.ownership; each folder's completion markers sit in
+its own .yuliao/done/, see pipeline.io.atomic.done_marker).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import fsspec
 from pipeline import __version__, ledger
 from pipeline.cluster import map_tasks
 from pipeline.config import PipelineConfig, SourceConfig
-from pipeline.io.atomic import write_json
+from pipeline.dataset_card import dataset_card
+from pipeline.io.atomic import write_bytes, write_json
 from pipeline.io.ownership import OutputConflict, claim_output, input_stamps
 from pipeline.io.records import InputConfigError
 from pipeline.partition import Partition, run_stage1, run_stage3, stage1_paths
@@ -43,7 +46,7 @@ class RunResult:
 
 
 # What `pipeline run` writes inside its output folder (the owner file lists the ones it created).
-WRITES = ("data", "ledger", "manifest.json", "report", "_work")
+WRITES = ("data", "ledger", "manifest.json", "README.md", "report", "_work")
 
 
 def expand_paths(source: SourceConfig, base_dir: Path) -> list[str]:
@@ -211,6 +214,7 @@ def _run(
         parts, stats, written, full, resolved_config or {"pipeline": cfg.model_dump(mode="json")}
     )
     write_json(output / "manifest.json", manifest)
+    write_bytes(output / "README.md", dataset_card(manifest).encode())  # so `datasets` loads the folder
     return RunResult(output=output, manifest=manifest, stats=stats, warnings=warnings)
 
 

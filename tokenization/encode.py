@@ -291,7 +291,7 @@ def encode_dataset(
         )
     # Shards are checked one by one against their input and tokenizer (a changed tokenizer
     # re-encodes in place), so the claim only keeps the folder to this command and one run.
-    writes = [f"shard-{i:05d}.arrow{s}" for i in range(len(tasks)) for s in ("", ".done")]
+    writes = [f"shard-{i:05d}.arrow" for i in range(len(tasks))]  # their markers sit in .yuliao/
     with claim_output(
         out_dir,
         "tokenizer encode",

@@ -3,7 +3,8 @@
 Writers go to a temp file in the same directory and `os.replace` it into place, so a job
 killed at any point leaves either the old state or the new one.  The temp file is fsynced
 before the rename and the directory after it, so a power loss cannot leave a renamed but
-empty file: a `.done` marker, written last, therefore vouches for data already on disk.
+empty file: a done marker (see `done_marker`), written last, therefore vouches for data already
+on disk.
 
 Paths built from manifest values go through `resolve_inside`, so a name like `/etc` or
 `../x` can never make a job write (or delete) outside its output directory.
@@ -147,8 +148,18 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+MARKER_DIR = Path(".yuliao", "done")
+
+
 def done_marker(path: str | os.PathLike[str]) -> Path:
-    return Path(f"{path}.done")
+    """`<dir>/.yuliao/done/<name>`: the completion marker of the file `<dir>/<name>`.
+
+    Markers sit in a hidden folder, not beside the data: pyarrow, pandas and `datasets` read
+    every file of a data folder, and a dot prefix is the one both pyarrow and `datasets` skip
+    (`datasets` reads `_name` folders).
+    """
+    path = Path(path)
+    return path.parent / MARKER_DIR / path.name
 
 
 def is_done(path: str | os.PathLike[str]) -> bool:

@@ -110,7 +110,9 @@ def test_rerun_is_byte_identical_and_other_settings_start_over(tmp_path):
     inputs, _ = _planted(tmp_path)
     out = tmp_path / "out"
     dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=4 * CHUNK)
-    files = {p: p.read_bytes() for p in [*out.glob("data/*"), *out.glob("ledger/*"), out / "summary.json"]}
+    files = {
+        p: p.read_bytes() for p in [*out.glob("data/*"), *out.glob("ledger/*.parquet"), out / "summary.json"]
+    }
     import shutil
 
     shutil.rmtree(out)

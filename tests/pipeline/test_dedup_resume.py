@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.config import DedupConfig
 from pipeline.dedup.standalone import dedup_files
+from pipeline.io.atomic import done_marker
 from tests.pipeline.test_dedup_data import distinct_texts, near_copy, write_docs
 
 CHUNK_MB = 0.1
@@ -61,7 +62,8 @@ def test_kill_9_midway_then_rerun_gives_the_same_result(tmp_path):
     assert summary["kept"] == len(distinct_texts()) and summary["duplicates_exact"] == len(distinct_texts())
 
     out = tmp_path / "killed"
-    _kill_when(_start(path, out), out, "_work/dedup/bucket/*.done")  # in the middle of the dedup rounds
-    assert not (out / "_work" / "dedup" / "decided.done").exists()
+    bucket_done = str(done_marker("_work/dedup/bucket/*"))
+    _kill_when(_start(path, out), out, bucket_done)  # in the middle of the dedup rounds
+    assert not done_marker(out / "_work" / "dedup" / "decided").exists()
     assert _start(path, out).wait(timeout=300) == 0
     assert _outputs(out) == _outputs(reference)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.io.atomic import done_marker
+
 SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "sample_data"
 
 
@@ -40,6 +42,7 @@ def _outputs(out: Path) -> dict[str, bytes]:
         *sorted((out / "data").glob("*.arrow")),
         *sorted((out / "ledger").glob("*.parquet")),
         out / "manifest.json",
+        out / "README.md",
     ]
     return {str(p.relative_to(out)): p.read_bytes() for p in files}
 
@@ -51,7 +54,7 @@ def test_kill_9_midway_then_rerun_is_byte_identical(tmp_path):
 
     out = tmp_path / "killed"
     proc = _run(manifest, out)
-    first_done = out / "_work" / "stage1" / "part-00000.arrow.done"
+    first_done = done_marker(out / "_work" / "stage1" / "part-00000.arrow")
     deadline = time.time() + 120
     while not first_done.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

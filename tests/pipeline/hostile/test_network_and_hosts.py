@@ -169,9 +169,12 @@ def test_data_and_its_directory_are_synced_before_the_rename_and_the_marker(
     assert Path(data_tmp).parent == final.parent and data_tmp.endswith(".tmp")
     assert events[0] == ("fsync", out)  # the new folder's entry in its parent
     assert events[2:4] == [("rename", str(final)), ("fsync", new)]
-    marker_tmp = events[4][1]
-    assert events[4][0] == "fsync" and marker_tmp.endswith(".tmp") and marker_tmp != data_tmp
-    assert events[5:] == [("rename", str(final) + ".done"), ("fsync", new)]
+    marker = atomic.done_marker(final)
+    made = [("fsync", str(d.parent)) for d in reversed(marker.parents) if final.parent in d.parents]
+    assert events[4 : 4 + len(made)] == made  # the marker's new folders, each in its parent
+    marker_tmp = events[4 + len(made)][1]
+    assert events[4 + len(made)][0] == "fsync" and marker_tmp.endswith(".tmp") and marker_tmp != data_tmp
+    assert events[5 + len(made) :] == [("rename", str(marker)), ("fsync", str(marker.parent))]
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names descriptors through /proc")

@@ -21,7 +21,7 @@ CFG = PipelineConfig(shard_rows=200, extract=ExtractConfig(extractor="resilipars
 def _outputs(out: Path) -> dict[str, bytes]:
     files = [
         *sorted((out / "data").glob("*.arrow")),
-        *sorted((out / "ledger").glob("*")),
+        *sorted((out / "ledger").glob("*.parquet")),
         out / "manifest.json",
     ]
     return {str(p.relative_to(out)): p.read_bytes() for p in files}

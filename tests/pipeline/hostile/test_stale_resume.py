@@ -10,6 +10,7 @@ import pytest
 
 from pipeline import ledger
 from pipeline.config import PipelineConfig, SourceConfig
+from pipeline.io.atomic import done_marker
 from pipeline.run import OutputConflict, run_pipeline
 
 
@@ -45,7 +46,7 @@ def test_replaced_input_refuses_resume_then_overwrite_reads_the_new_records(tmp_
 
 def test_unchanged_input_resumes(tmp_path: Path) -> None:
     _, source, out = _first_run(tmp_path)
-    marker = out / "_work" / "stage1" / "part-00000.arrow.done"
+    marker = done_marker(out / "_work" / "stage1" / "part-00000.arrow")
     first = marker.stat().st_mtime_ns
     run_pipeline(source, PipelineConfig(), out, client=None, base_dir=tmp_path)
     assert marker.stat().st_mtime_ns == first  # the finished partition was not redone
