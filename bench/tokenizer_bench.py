@@ -167,7 +167,7 @@ def make_dataset(train: list[str], root: Path, shards: int) -> Path:
     """A pipeline-contract dataset (id, text, source) of `shards` balanced Arrow shards."""
     import pyarrow as pa
 
-    from pipeline.io.atomic import sha256_file, write_arrow, write_json
+    from pipeline.core.atomic import sha256_file, write_arrow, write_json
 
     entries = []
     for s in range(shards):
@@ -212,11 +212,11 @@ def warm_up():
 
 def main(repo, ds, tok_dir, work, reps):
     sys.path.insert(0, repo)
-    from pipeline.io.atomic import read_arrow
+    from pipeline.core.atomic import read_arrow
     from tokenization.encode import encode_dataset
     from tokenization.train import load_tokenizer
 
-    from pipeline.io.arrow_pool import use_system_pool
+    from pipeline.core.arrow_pool import use_system_pool
 
     use_system_pool()  # as the yuliao CLI does (and the env of the Dask workers below)
     # pyarrow imports pandas on its first array conversion (0.4 s, once per process): done here
@@ -292,7 +292,7 @@ def main(repo, ds, tok_dir, work, reps):
     encode_dataset(singles[0], tok_dir, work / "wb", scheduler="synchronous", word_boundaries=True)
     res["word_boundaries_MB_s"] = round(man["shards"][0]["text_bytes"] / 1e6 / (time.perf_counter() - t0), 3)
 
-    from pipeline.cluster import open_client
+    from pipeline.core.executor import open_client
 
     def bare_processes(n):
         # the machine's own scaling: n forked processes, bare encode_batch over 1/n of the texts each
@@ -434,7 +434,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
-    from pipeline.io.arrow_pool import use_system_pool
+    from pipeline.core.arrow_pool import use_system_pool
     from tokenization import special_tokens as st
 
     use_system_pool()  # Yuliao's training runs here: the allocator its CLI uses

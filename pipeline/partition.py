@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from pipeline import ledger
 from pipeline.config import PipelineConfig
-from pipeline.io.atomic import (
+from pipeline.core.atomic import (
     atomic_path,
     is_done,
     mark_done,

@@ -7,8 +7,8 @@
 
 Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, README.md (a dataset card
 whose `configs:` make `datasets.load_dataset(output)` give the documents), _work/ (resume state),
-.yuliao/ (owner file and lock; see pipeline.io.ownership; each folder's completion markers sit in
-its own .yuliao/done/, see pipeline.io.atomic.done_marker).
+.yuliao/ (owner file and lock; see pipeline.core.ownership; each folder's completion markers sit in
+its own .yuliao/done/, see pipeline.core.atomic.done_marker).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 import fsspec
 
 from pipeline import __version__, ledger
-from pipeline.cluster import map_tasks
 from pipeline.config import PipelineConfig, SourceConfig
+from pipeline.core.atomic import write_bytes, write_json
+from pipeline.core.executor import map_tasks
+from pipeline.core.ownership import OutputConflict, claim_output, input_stamps
 from pipeline.dataset_card import dataset_card
-from pipeline.io.atomic import write_bytes, write_json
-from pipeline.io.ownership import OutputConflict, claim_output, input_stamps
 from pipeline.io.records import InputConfigError
 from pipeline.partition import Partition, run_stage1, run_stage3, stage1_paths
 
@@ -157,7 +157,7 @@ def run_pipeline(
 ) -> RunResult:
     """Run the job into `output` (resuming a finished part of the same run).
 
-    Refuses, before any work, an output it does not own (see `pipeline.io.ownership`) and a
+    Refuses, before any work, an output it does not own (see `pipeline.core.ownership`) and a
     resume whose inputs changed since (naming the files).  `strict`: warnings (unreadable
     files, damaged records) fail the job after stage 1 instead of only being reported.
     """

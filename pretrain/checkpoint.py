@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from pipeline.io.atomic import atomic_path
+from pipeline.core.atomic import atomic_path
 
 STATE_FILE = "state.pt"
 FORMAT = 2  # 2: optimizer state keyed by parameter name (torch.distributed.checkpoint.state_dict)

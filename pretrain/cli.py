@@ -19,8 +19,8 @@ RUN_WRITES = ("model", "checkpoint", "losses.json", "result.json", "metrics.json
 
 def train_runs(manifest, out: Path, only: str | None = None) -> list[dict]:
     """Train the manifest's runs against the token shards/mixture/tokenizer under `out`."""
-    from pipeline.io.atomic import resolve_inside, write_json
-    from pipeline.io.ownership import claim_output
+    from pipeline.core.atomic import resolve_inside, write_json
+    from pipeline.core.ownership import claim_output
     from pretrain import distributed as D
     from pretrain.train import train
 
@@ -66,7 +66,7 @@ def pretrain_command(
     if run and run not in names:
         typer.secho(f"--run {run!r}: not in the manifest (runs: {names})", fg="red", err=True)
         raise typer.Exit(2)
-    from pipeline.io.ownership import OutputRefused
+    from pipeline.core.ownership import OutputRefused
     from pretrain import distributed as D
 
     try:

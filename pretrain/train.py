@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer
 
-from pipeline.io.atomic import fsync_path, fsync_tree, write_json
+from pipeline.core.atomic import fsync_path, fsync_tree, write_json
 from pretrain import distributed as D
 from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pretrain.config import RunConfig

@@ -18,7 +18,7 @@ import torch
 
 from pipeline.cli.demo import encode_for_runs
 from pipeline.cli.manifest import Manifest, load_manifest
-from pipeline.io.atomic import sha256_file, write_arrow, write_json
+from pipeline.core.atomic import sha256_file, write_arrow, write_json
 from pretrain.config import RunConfig
 from pretrain.data.shards import TokenShards
 from pretrain.data.stream import PretrainStream

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.io.atomic import is_done, mark_done, read_arrow, sha256_file, write_arrow, write_json
-from pipeline.io.ownership import claim_output
+from pipeline.core.atomic import is_done, mark_done, read_arrow, sha256_file, write_arrow, write_json
+from pipeline.core.ownership import claim_output
 from tokenization import __version__
 from tokenization import special_tokens as st
 from tokenization.train import (
@@ -227,7 +227,7 @@ def _run(tasks: list[ShardTask], client, scheduler: str) -> list[dict[str, Any]]
     if not tasks:
         return []
     if client is not None:
-        from pipeline.cluster import map_tasks
+        from pipeline.core.executor import map_tasks
 
         return map_tasks(client, encode_shard, tasks, "encode")
     import dask
@@ -248,7 +248,7 @@ def encode_dataset(
 ) -> dict[str, Any]:
     """Tokenize every shard of a pipeline dataset into `out_dir` and write its token manifest.
 
-    `out_dir` must be new, empty or an earlier encode output (`pipeline.io.ownership`);
+    `out_dir` must be new, empty or an earlier encode output (`pipeline.core.ownership`);
     `overwrite` writes beside foreign files.
 
     `client` is a `distributed.Client`; without one, Dask's local `scheduler` runs the tasks

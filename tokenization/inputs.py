@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.io.atomic import read_arrow
+from pipeline.core.atomic import read_arrow
 
 DATASET_MANIFEST = "manifest.json"
 _TEXT_BATCH = 1024

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.io.atomic import sha256_file, write_arrow, write_json
+from pipeline.core.atomic import sha256_file, write_arrow, write_json
 from tokenization import __version__
 from tokenization.mixing import SamplingConfig
 from tokenization.sampler import BLOCK, TokenMixtureSampler

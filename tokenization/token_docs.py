@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.io.atomic import read_arrow
+from pipeline.core.atomic import read_arrow
 
 
 @dataclass

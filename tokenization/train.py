@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from pipeline.io.atomic import sha256_file, write_bytes, write_json
+from pipeline.core.atomic import sha256_file, write_bytes, write_json
 from tokenization import __version__
 from tokenization import special_tokens as st
 from tokenization.bpe import SPLIT_PATTERN, build_byte_level_bpe, split_pattern, train_bpe

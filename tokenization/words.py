@@ -20,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from pipeline.io.atomic import private_cache_dir
+from pipeline.core.atomic import private_cache_dir
 from tokenization.cjk import RANGES
 
 _CJK = "".join(f"{chr(a)}-{chr(b)}" for a, b in RANGES)

@@ -33,7 +33,7 @@ def run_pipeline_or_exit(
 ) -> None:
     """Stage the manifest's sources into `output`; an output that is not ours, or a --strict
     run with warnings, exits 2 with the reason."""
-    from pipeline.io.ownership import OutputRefused
+    from pipeline.core.ownership import OutputRefused
     from pipeline.run import StrictFailure, run_pipeline
 
     try:

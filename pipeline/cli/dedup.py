@@ -56,10 +56,10 @@ def dedup_command(
 
     from pydantic import ValidationError
 
-    from pipeline.cluster import INLINE, open_client
     from pipeline.config import DedupConfig
+    from pipeline.core.executor import INLINE, open_client
+    from pipeline.core.ownership import OutputRefused
     from pipeline.dedup.standalone import dedup_files
-    from pipeline.io.ownership import OutputRefused
 
     try:
         given = dict(threshold=threshold, num_perm=num_perm, ngram=ngram, word_ngram=word_ngram)

@@ -44,8 +44,8 @@ def demo_command(
     import torch
 
     from pipeline.cli.mixing import plan_mixture
-    from pipeline.cluster import open_client
-    from pipeline.io.atomic import resolve_inside, write_json
+    from pipeline.core.atomic import resolve_inside, write_json
+    from pipeline.core.executor import open_client
     from pipeline.mix import format_table
     from pretrain.cli import train_runs
     from tokenization.train import iter_dataset_texts, train_tokenizer

@@ -28,9 +28,9 @@ app.add_typer(pipeline_app, name="pipeline")
 
 @app.callback()
 def _process_setup() -> None:
-    from pipeline.io.arrow_pool import use_system_pool
+    from pipeline.core.arrow_pool import use_system_pool
 
-    use_system_pool()  # before any command allocates an Arrow buffer (see io/arrow_pool.py)
+    use_system_pool()  # before any command allocates an Arrow buffer (see core/arrow_pool.py)
 
 
 quality_app = typer.Typer(help="GPT-3-style quality classifier.", no_args_is_help=True)

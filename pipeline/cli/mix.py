@@ -22,7 +22,7 @@ def mix_command(
 ) -> None:
     from pipeline.cli.common import manifest_or_exit
     from pipeline.cli.mixing import plan_mixture
-    from pipeline.io.atomic import write_json
+    from pipeline.core.atomic import write_json
     from pipeline.mix import format_table
 
     m = manifest_or_exit(manifest)

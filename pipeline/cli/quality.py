@@ -39,7 +39,7 @@ def quality_train_command(
 
     from pydantic import ValidationError
 
-    from pipeline.io.atomic import write_json
+    from pipeline.core.atomic import write_json
     from pipeline.quality.data import read_texts
     from pipeline.quality.train import train
 

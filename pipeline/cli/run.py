@@ -24,7 +24,7 @@ def run_command(
     ] = False,
 ) -> None:
     from pipeline.cli.common import manifest_or_exit, print_and_write_report, run_pipeline_or_exit
-    from pipeline.cluster import open_client
+    from pipeline.core.executor import open_client
 
     m = manifest_or_exit(manifest)
     missing = [s.name for s in m.sources if not s.paths]

@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from pipeline.core.atomic import write_parquet
 from pipeline.dedup.plan import BAND_SCHEMA, IDENT_SCHEMA, PAIR_SCHEMA, Plan, done_stats, finish, read_tables
-from pipeline.io.atomic import write_parquet
 
 INDEX_GID = np.uint64(1 << 62)
 

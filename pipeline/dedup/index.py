@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline.config import DedupConfig
-from pipeline.io.atomic import write_json
+from pipeline.core.atomic import write_json
 
 VERSION = 1
 
@@ -84,11 +84,11 @@ def _append_task(p: int, plan) -> dict:
     """This partition's kept documents → one new segment (docs + sharded band rows)."""
     import pyarrow.compute as pc
 
+    from pipeline.core.atomic import read_arrow, write_arrow
     from pipeline.dedup.job import read_decisions
     from pipeline.dedup.plan import done_stats, finish
     from pipeline.dedup.scatter import band_rows, write_sharded
     from pipeline.dedup.store import make_gids
-    from pipeline.io.atomic import read_arrow, write_arrow
 
     name = plan.names[p]
     marker = plan.root / "index" / name
@@ -109,7 +109,7 @@ def _append_task(p: int, plan) -> dict:
 
 def append_kept(plan, client) -> list[str]:
     """Append every partition's kept documents to the index, then list them in meta.json."""
-    from pipeline.cluster import map_tasks
+    from pipeline.core.executor import map_tasks
 
     done = map_tasks(client, _append_task, list(range(len(plan.names))), "dedup index", plan=plan)
     commit(plan.index(), plan.cfg, plan.bands, plan.rows, [d["segment"] for d in done])

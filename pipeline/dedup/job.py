@@ -35,8 +35,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.config import DedupConfig
+from pipeline.core.atomic import write_parquet
 from pipeline.dedup.plan import EDGE_SCHEMA, IDENT_SCHEMA, Plan, done_stats, finish, make_plan, read_tables
-from pipeline.io.atomic import write_parquet
 
 DECISION_SCHEMA = pa.schema(
     [
@@ -172,7 +172,7 @@ def find_duplicates(
     which this run's kept documents are appended.  Returns the statistics it also writes
     to dedup/decided.json.  Resumable: finished tasks are skipped; done when dedup/decided is.
     """
-    from pipeline.cluster import map_tasks
+    from pipeline.core.executor import map_tasks
     from pipeline.dedup.buckets import bucket_task
     from pipeline.dedup.scatter import scatter_marker, scatter_task
     from pipeline.dedup.verify import verify_task

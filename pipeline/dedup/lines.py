@@ -24,9 +24,9 @@ import pyarrow.compute as pc
 import xxhash
 
 from pipeline.config.dedup import LineDedupConfig
+from pipeline.core.atomic import write_parquet
 from pipeline.dedup.normalize import normalize_for_dedup
 from pipeline.dedup.plan import Plan, done_stats, finish, read_tables
-from pipeline.io.atomic import write_parquet
 
 _DIGIT = re.compile(r"\d")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n")
@@ -72,8 +72,8 @@ def _kept_hashes(table: pa.Table, dup_ids: set[str], cfg: LineDedupConfig) -> np
 
 
 def _scatter_task(p: int, plan: Plan) -> dict:
+    from pipeline.core.atomic import read_arrow
     from pipeline.dedup.job import read_decisions
-    from pipeline.io.atomic import read_arrow
 
     name = plan.names[p]
     marker = plan.root / "lines" / "scatter" / name
@@ -109,7 +109,7 @@ def _count_task(s: int, plan: Plan) -> dict:
 
 def count_lines(plan: Plan, client: object = None) -> dict:
     """Count units over every partition's kept documents; returns totals for the report."""
-    from pipeline.cluster import map_tasks
+    from pipeline.core.executor import map_tasks
 
     t0 = time.perf_counter()
     scattered = map_tasks(client, _scatter_task, list(range(len(plan.names))), "lines scatter", plan=plan)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import DedupConfig
-from pipeline.io.atomic import write_json
+from pipeline.core.atomic import write_json
 
 BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("gid", pa.uint64()), ("aux", pa.uint64())])
 PAIR_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
@@ -99,7 +99,7 @@ ROWS_PER_SHARD = 1 << 22  # band rows a bucket task sorts at once: 96 MB of (key
 
 
 def count_rows(paths: Sequence[Path]) -> int:
-    from pipeline.io.atomic import read_arrow
+    from pipeline.core.atomic import read_arrow
 
     return sum(read_arrow(p).num_rows for p in paths)  # memory-mapped: reads no text
 
@@ -118,13 +118,13 @@ def read_tables(files: Sequence[Path], schema: pa.Schema) -> pa.Table:
 
 def done_stats(marker: Path) -> dict | None:
     """A finished task's statistics, or None if it has to run."""
-    from pipeline.io.atomic import is_done
+    from pipeline.core.atomic import is_done
 
     return json.loads(Path(f"{marker}.json").read_text()) if is_done(marker) else None
 
 
 def finish(marker: Path, stats: dict) -> dict:
-    from pipeline.io.atomic import mark_done
+    from pipeline.core.atomic import mark_done
 
     write_json(Path(f"{marker}.json"), stats)
     mark_done(marker)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.io.atomic import write_bytes, write_json
+from pipeline.core.atomic import write_bytes, write_json
 
 
 def _plots(out: Path, summary: dict) -> list[str]:

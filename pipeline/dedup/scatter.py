@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from pipeline.core.atomic import write_parquet
 from pipeline.dedup.plan import BAND_SCHEMA, Plan, done_stats, finish
-from pipeline.io.atomic import write_parquet
 
 
 def band_rows(table: pa.Table, gids: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
@@ -89,10 +89,10 @@ def scatter_marker(plan: Plan, p: int) -> Path:
 
 
 def scatter_task(p: int, plan: Plan) -> dict:
+    from pipeline.core.atomic import read_arrow
     from pipeline.dedup.lsh import shard_of
     from pipeline.dedup.shuffle_file import write_grouped
     from pipeline.dedup.store import make_gids
-    from pipeline.io.atomic import read_arrow
 
     name = plan.names[p]
     marker = scatter_marker(plan, p)

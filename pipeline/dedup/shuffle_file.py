@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipeline.io.atomic import read_arrow, write_arrow
+from pipeline.core.atomic import read_arrow, write_arrow
 
 _OFFSETS = b"yuliao.consumer_offsets"
 

@@ -28,8 +28,7 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__, ledger
 from pipeline.config import DedupConfig
-from pipeline.dedup.plan import Plan
-from pipeline.io.atomic import (
+from pipeline.core.atomic import (
     is_done,
     mark_done,
     read_arrow,
@@ -38,7 +37,8 @@ from pipeline.io.atomic import (
     write_json,
     write_parquet,
 )
-from pipeline.io.ownership import claim_output, input_stamps
+from pipeline.core.ownership import claim_output, input_stamps
+from pipeline.dedup.plan import Plan
 
 CHUNK_BYTES = 4 << 20
 OPTIONAL_COLUMNS = ("url", "quality_score")
@@ -205,7 +205,7 @@ def dedup_files(
     """Deduplicate `inputs` together into `out`; returns the summary (also summary.json).
 
     `out` must be a new or empty folder, or an earlier run of this command (see
-    `pipeline.io.ownership`; `overwrite` replaces an earlier run with other inputs or config).
+    `pipeline.core.ownership`; `overwrite` replaces an earlier run with other inputs or config).
     """
     for path in inputs:
         check_input(path)
@@ -224,7 +224,7 @@ def _dedup(
     index: Path | None,
     chunk_bytes: int,
 ) -> dict:
-    from pipeline.cluster import map_tasks
+    from pipeline.core.executor import map_tasks
     from pipeline.dedup.job import find_duplicates
     from pipeline.dedup.plan import make_plan
     from pipeline.dedup.report import write_report

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.core.atomic import read_arrow
 from pipeline.dedup.buckets import INDEX_GID
-from pipeline.io.atomic import read_arrow
 
 _ROW = np.uint64(0xFFFFFFFF)
 

@@ -18,10 +18,10 @@ import pyarrow as pa
 from numba import njit
 
 from pipeline.config import DedupConfig
+from pipeline.core.atomic import write_parquet
 from pipeline.dedup.minhash import shingle_sets
 from pipeline.dedup.plan import EDGE_SCHEMA, PAIR_SCHEMA, Plan, done_stats, finish
 from pipeline.dedup.store import DocStore, split_gid
-from pipeline.io.atomic import write_parquet
 
 
 @njit(cache=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.io.atomic import read_arrow
+from pipeline.core.atomic import read_arrow
 
 FORMATS = (
     ".jsonl[.gz], .json[.gz], .parquet, .arrow/.feather, or a dataset dir (manifest.json + data/*.arrow)"

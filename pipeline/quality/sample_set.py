@@ -120,7 +120,7 @@ def main(
     seed: int = 0,
 ) -> None:
     from pipeline.config.quality import QualityTrainConfig
-    from pipeline.io.atomic import write_json
+    from pipeline.core.atomic import write_json
     from pipeline.quality.train import train
 
     examples = build(seed=seed)

@@ -103,7 +103,7 @@ _OPTIONAL = ("lang", "script", "quality_score", "text_original_script", "cluster
 
 def _kept_columns(ds: Path, manifest: dict) -> dict[str, list]:
     """Per kept document: source, characters, and the optional columns that exist."""
-    from pipeline.io.atomic import read_arrow
+    from pipeline.core.atomic import read_arrow
 
     out: dict[str, list] = {"source": [], "chars": []}
     pii: dict[str, int] = {}

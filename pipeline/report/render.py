@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.io.atomic import write_bytes
+from pipeline.core.atomic import write_bytes
 
 STAGE_ORDER = [
     "read",

@@ -7,7 +7,7 @@ import os
 import dask
 import distributed  # noqa: F401  (registers the distributed.* config defaults)
 
-from pipeline.cluster import _local_config, map_tasks, open_client
+from pipeline.core.executor import _local_config, map_tasks, open_client
 
 
 def _environ_of_worker(_: int) -> dict[str, str | None]:
@@ -25,7 +25,7 @@ def test_local_workers_keep_partition_sized_arrays_in_the_heap():
         "MALLOC_TRIM_THRESHOLD_": str(128 << 20),  # not Dask's 65536
         "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
         "OMP_NUM_THREADS": "1",  # the rest of Dask's env stays
-        "arrow pool": "system",  # not mimalloc's huge-page segments (pipeline/io/arrow_pool.py)
+        "arrow pool": "system",  # not mimalloc's huge-page segments (pipeline/core/arrow_pool.py)
     }
     assert list(monitoring.values()) == [("100ms", "500ms", "500ms")]
 
@@ -56,7 +56,7 @@ def test_malloc_settings_the_user_chose_are_kept():
 def test_arrow_pool_is_the_system_allocator_unless_the_user_chose_one(monkeypatch):
     import pyarrow as pa
 
-    from pipeline.io.arrow_pool import use_system_pool
+    from pipeline.core.arrow_pool import use_system_pool
 
     before = pa.default_memory_pool()
     try:

@@ -9,11 +9,11 @@ import pytest
 
 from pipeline import ledger
 from pipeline.config import DedupConfig
+from pipeline.core.atomic import read_arrow
+from pipeline.core.ownership import OutputConflict
 from pipeline.dedup.cluster import NO_DOC, cluster
 from pipeline.dedup.lsh import EXACT_BAND
 from pipeline.dedup.standalone import dedup_files
-from pipeline.io.atomic import read_arrow
-from pipeline.io.ownership import OutputConflict
 from tests.pipeline.test_dedup_data import distinct_texts, jaccard, near_copy, write_docs
 
 CHUNK = 12_000  # bytes of text per partition: every input file is cut into several
@@ -235,8 +235,8 @@ def test_bad_inputs_fail_with_a_clear_message(tmp_path):
 def test_doc_store_texts_follow_the_gid_order(tmp_path):
     import pyarrow as pa
 
+    from pipeline.core.atomic import write_arrow
     from pipeline.dedup.store import DocStore, make_gids
-    from pipeline.io.atomic import write_arrow
 
     files = []
     for p, texts in enumerate([["p0 a", "p0 b", None], ["p1 a", "p1 b"]]):

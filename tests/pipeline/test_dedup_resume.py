@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from pipeline.config import DedupConfig
+from pipeline.core.atomic import done_marker
 from pipeline.dedup.standalone import dedup_files
-from pipeline.io.atomic import done_marker
 from tests.pipeline.test_dedup_data import distinct_texts, near_copy, write_docs
 
 CHUNK_MB = 0.1

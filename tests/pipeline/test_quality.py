@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli.quality import quality_train_command
 from pipeline.config.quality import QualityConfig, QualityTrainConfig
-from pipeline.io.atomic import write_arrow
+from pipeline.core.atomic import write_arrow
 from pipeline.quality.data import read_texts
 from pipeline.quality.features import FeatureSpec, featurize, featurize_many
 from pipeline.quality.model import BUNDLED, QualityModel

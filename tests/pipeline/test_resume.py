@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.io.atomic import done_marker
+from pipeline.core.atomic import done_marker
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "sample_data"
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import ledger
 from pipeline.config import PipelineConfig, SourceConfig
-from pipeline.io.atomic import done_marker, read_arrow, sha256_file
+from pipeline.core.atomic import done_marker, read_arrow, sha256_file
 from pipeline.run import OutputConflict, run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "sample_data"
@@ -131,7 +131,7 @@ def test_dask_scheduler_address_gives_the_same_result(run_dir, tmp_path):
     """--scheduler ADDRESS: an existing Dask cluster (here a 2-worker LocalCluster) runs the job."""
     from distributed import LocalCluster
 
-    from pipeline.cluster import open_client
+    from pipeline.core.executor import open_client
 
     out = tmp_path / "dask"
     with (

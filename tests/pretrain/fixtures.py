@@ -15,7 +15,7 @@ import pyarrow as pa
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from pipeline.io.atomic import sha256_file, write_arrow, write_json
+from pipeline.core.atomic import sha256_file, write_arrow, write_json
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>", "<cls>", "<sep>"]
 WEIGHTS = {"web": 0.5, "books": 0.3, "code": 0.2}

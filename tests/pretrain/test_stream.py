@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer
 
-from pipeline.io.atomic import read_arrow
+from pipeline.core.atomic import read_arrow
 from pretrain.data.meter import MixMeter
 from pretrain.data.shards import TokenShards
 from pretrain.data.stream import (

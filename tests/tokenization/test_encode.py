@@ -10,7 +10,7 @@ import pytest
 from tokenizers import Tokenizer
 from typer.testing import CliRunner
 
-from pipeline.io.atomic import done_marker, read_arrow, sha256_file, write_arrow, write_json
+from pipeline.core.atomic import done_marker, read_arrow, sha256_file, write_arrow, write_json
 from tokenization import __version__
 from tokenization.cli import app
 from tokenization.config import TokenizerConfig

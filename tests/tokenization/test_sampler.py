@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.io.atomic import read_arrow, sha256_file, write_arrow, write_json
+from pipeline.core.atomic import read_arrow, sha256_file, write_arrow, write_json
 from tokenization.cli import app
 from tokenization.sampler import BLOCK, SourceDraws, SourceStream, TokenMixtureSampler
 

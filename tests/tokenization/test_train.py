@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 from tokenizers import Tokenizer
 
-from pipeline.io.atomic import sha256_file, write_arrow, write_json
+from pipeline.core.atomic import sha256_file, write_arrow, write_json
 from tokenization import special_tokens as st
 from tokenization.config import TokenizerConfig
 from tokenization.evaluate import tokenizer_report

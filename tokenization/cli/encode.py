@@ -31,7 +31,7 @@ def encode(
     ] = False,
 ) -> None:
     """Encode a dataset into list<uint16> token shards; resumes finished shards, reruns are byte-identical."""
-    from pipeline.io.ownership import OutputRefused
+    from pipeline.core.ownership import OutputRefused
     from tokenization.encode import encode_dataset
     from tokenization.train import DatasetError
 
@@ -47,7 +47,7 @@ def encode(
             )
         else:
             # the pipeline's LocalCluster (its worker malloc settings and monitoring), or the given one
-            from pipeline.cluster import open_client
+            from pipeline.core.executor import open_client
 
             with open_client(scheduler, workers) as client:
                 manifest = encode_dataset(

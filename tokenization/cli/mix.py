@@ -62,7 +62,7 @@ def mix(
     """Solve epochs per source (caps re-solved), write mixture.json v2, print GPT-3's Table 2.1 view."""
     from pydantic import ValidationError
 
-    from pipeline.io.atomic import write_json
+    from pipeline.core.atomic import write_json
     from tokenization.mixing import SamplingConfig
     from tokenization.mixture import build_mixture, materialise, table_2_1
 

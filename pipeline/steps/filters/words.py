@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.io.atomic import private_cache_dir
+from pipeline.core.atomic import private_cache_dir
 
 # Han, kana, CJK punctuation (、。「」) and full-width forms: jieba splits them all
 _CJK = "\u3000-\u303f\uff00-\uffef\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"

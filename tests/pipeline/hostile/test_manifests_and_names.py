@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli.main import app
 from pipeline.cli.manifest import ManifestError, load_manifest, parse_manifest
-from pipeline.io.atomic import UnsafePathError, resolve_inside
+from pipeline.core.atomic import UnsafePathError, resolve_inside
 from pipeline.mix import format_table, solve
 
 # Nine lines, nine aliases per level: 9**9 (387 million) strings once expanded, under an unknown key.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.io import atomic
+from pipeline.core import atomic
 from tests.pretrain.fixtures import WEIGHTS, build_mixture, build_tokenizer, build_tokens, make_docs
 
 REPO = Path(__file__).resolve().parents[3]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import DedupConfig, PipelineConfig, SourceConfig
+from pipeline.core.ownership import STATE_DIR, OutputLocked, OutputRefused, claim_output
 from pipeline.dedup.standalone import dedup_files
-from pipeline.io.ownership import STATE_DIR, OutputLocked, OutputRefused, claim_output
 from pipeline.run import run_pipeline
 
 

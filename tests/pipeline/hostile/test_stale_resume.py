@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import ledger
 from pipeline.config import PipelineConfig, SourceConfig
-from pipeline.io.atomic import done_marker
+from pipeline.core.atomic import done_marker
 from pipeline.run import OutputConflict, run_pipeline
 
 

@@ -3,7 +3,7 @@
 pyarrow's default pool is mimalloc, whose segments are backed by transparent huge pages, and
 where a huge-page fault is slow every fresh segment stalls the task that touches it (figures:
 bench/results/2026-12-07-measurements-moved-from-code.md).  glibc keeps freed memory in the
-heap under the worker settings of pipeline/cluster.py, so buffers are reused.
+heap under the worker settings of pipeline/core/executor.py, so buffers are reused.
 ARROW_DEFAULT_MEMORY_POOL, when set, wins (Arrow reads it itself).
 """
 

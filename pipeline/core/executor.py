@@ -89,12 +89,12 @@ def _worker_environ() -> dict[str, Any]:
     itself cannot be told apart from Dask's default, so it is replaced too)."""
     import dask
 
-    from pipeline.io import arrow_pool
+    from pipeline.core import arrow_pool
 
     env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     if env.get("MALLOC_TRIM_THRESHOLD_") == 65536:  # the value Dask ships
         env.pop("MALLOC_TRIM_THRESHOLD_")
-    # Arrow buffers from that heap too (io/arrow_pool.py), unless the user picked a pool
+    # Arrow buffers from that heap too (core/arrow_pool.py), unless the user picked a pool
     pool = {arrow_pool.ENV: os.environ.get(arrow_pool.ENV) or arrow_pool.POOL}
     return {**_MALLOC_DEFAULTS, **pool, **env}
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import fsspec
 
-from pipeline.io.atomic import write_json
+from pipeline.core.atomic import write_json
 
 STATE_DIR = ".yuliao"
 OWNER_FORMAT = "yuliao.output/1"
