@@ -47,7 +47,7 @@ def demo_command(
     from pipeline.core.atomic import resolve_inside, write_json
     from pipeline.core.executor import open_client
     from pipeline.mix import format_table
-    from pretrain.cli import train_runs
+    from pretrain.runs import train_runs
     from tokenization.train import iter_dataset_texts, train_tokenizer
 
     t0 = time.perf_counter()

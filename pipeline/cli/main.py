@@ -7,11 +7,11 @@ import typer
 from pipeline.cli.dedup import dedup_command
 from pipeline.cli.demo import demo_command
 from pipeline.cli.mix import mix_command
+from pipeline.cli.pretrain import pretrain_command
 from pipeline.cli.quality import quality_train_command
 from pipeline.cli.report import report_command
 from pipeline.cli.run import run_command
-from pretrain.cli import pretrain_command
-from tokenization.cli import app as tokenizer_app
+from pipeline.cli.tokenizer import app as tokenizer_app
 
 app = typer.Typer(
     name="yuliao",

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from pipeline.config.base import Strict
-from tokenization.mixing import SamplingConfig
+from pipeline.core.sampling import SamplingConfig
 
 
 class SourceConfig(Strict):

@@ -10,9 +10,9 @@ import pytest
 from tokenizers import Tokenizer
 from typer.testing import CliRunner
 
+from pipeline.cli.tokenizer import app
 from pipeline.core.atomic import done_marker, read_arrow, sha256_file, write_arrow, write_json
 from tokenization import __version__
-from tokenization.cli import app
 from tokenization.config import TokenizerConfig
 from tokenization.encode import encode_dataset, token_dtype
 from tokenization.train import DatasetError, train_tokenizer

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from pipeline.cli.tokenizer import app
 from pipeline.core.atomic import sha256_file, write_arrow, write_json
-from tokenization.cli import app
 from tokenization.inputs import DatasetError, iter_input_docs, iter_inputs, source_text_bytes
 from tokenization.sample import load_weights, sample_docs, sample_rates
 

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+from pipeline.cli.tokenizer import app
 from pipeline.core.atomic import read_arrow, sha256_file, write_arrow, write_json
-from tokenization.cli import app
 from tokenization.sampler import BLOCK, SourceDraws, SourceStream, TokenMixtureSampler
 
 WEIGHTS = {"web": 0.6, "books": 0.3, "wiki": 0.1}

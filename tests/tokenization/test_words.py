@@ -10,9 +10,9 @@ import pyarrow as pa
 from tokenizers import Tokenizer
 from typer.testing import CliRunner
 
+from pipeline.cli.tokenizer import app
 from pipeline.core.atomic import read_arrow, sha256_file, write_arrow, write_json
 from tests.tokenization.test_encode import all_texts, make_dataset
-from tokenization.cli import app
 from tokenization.config import TokenizerConfig
 from tokenization.encode import encode_dataset
 from tokenization.train import train_tokenizer

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from tokenization.cli.encode import encode
-from tokenization.cli.mix import mix
-from tokenization.cli.train import train
+from pipeline.cli.tokenizer.encode import encode
+from pipeline.cli.tokenizer.mix import mix
+from pipeline.cli.tokenizer.train import train
 
 app = typer.Typer(
     help="Train tokenizers (bpe, char, wordpiece), encode pipeline datasets into token shards, mix them.",
