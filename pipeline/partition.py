@@ -140,7 +140,10 @@ def run_step_locally(name: str, step: Callable[[pa.Table], StepResult], batch: p
     if bad:
         ids, sources, nbytes, reasons = (list(c) for c in zip(*bad, strict=True))
         dropped.append(ledger.rows(ids, sources, name, "quarantined", reasons, nbytes=nbytes))
-    kept_table = pa.concat_tables(kept, promote_options="permissive") if kept else batch.slice(0, 0)
+    # Every record failed: the step over no records still gives its output columns.
+    kept_table = (
+        pa.concat_tables(kept, promote_options="permissive") if kept else step(batch.slice(0, 0)).kept
+    )
     return StepResult(kept_table, ledger.concat(dropped))
 
 
@@ -157,14 +160,11 @@ class _Stage1Batches:
         self.rows_in = dict.fromkeys(STEP_NAMES, 0)
         self.bytes_in = dict.fromkeys(STEP_NAMES, 0)
         self.seconds: dict[str, float] = dict.fromkeys([*STEP_NAMES, "dedup_keys"], 0.0)
-        self.input_bytes = 0
         self.survivors = 0
 
     def __call__(self, batch: pa.Table) -> None:
         from pipeline.dedup.keys import add_dedup_keys
 
-        if batch.num_rows:
-            self.input_bytes += int(pc.sum(batch["bytes"]).as_py() or 0)
         for name, step in self.steps:
             self.rows_in[name] += batch.num_rows
             self.bytes_in[name] += int(pc.sum(batch["bytes"]).as_py() or 0) if batch.num_rows else 0
@@ -269,7 +269,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         "source": part.source,
         "input": part.path,
         "input_records": read.records,
-        "input_bytes": batches.input_bytes,
+        "input_bytes": batches.bytes_in["decode"],  # what the reader passed on
         "rows_in": batches.rows_in,
         "bytes_in": batches.bytes_in,
         "survivors": batches.survivors,

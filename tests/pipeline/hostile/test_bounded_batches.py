@@ -71,3 +71,29 @@ def test_a_record_that_makes_a_step_raise_is_quarantined_alone(
     bad = led.filter(pc.equal(led["decision"], "quarantined")).to_pylist()
     assert [(r["stage"], r["reason"]) for r in bad] == [("clean", "step_error:clean:RecursionError")]
     assert ledger.decision_counts(led)["kept"] >= 25  # the other 50 went on
+
+
+def test_a_batch_whose_every_record_fails_a_step_keeps_the_steps_schema(
+    crawl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of one record each, and the first one fails `decode`: the batch left empty must
+    still have decode's columns, or the file's schema (taken from the first batch) would not
+    fit the batches after it."""
+    import pipeline.steps.decode as decode_module
+
+    real_decode = decode_module.decode
+    with gzip.open(crawl / "mirror.jsonl.gz", "rt", encoding="utf-8") as fh:
+        victim = json.loads(fh.readline())["text"][:40]
+
+    def fragile_decode(batch):
+        if any(t and t.startswith(victim) for t in batch.column("text").to_pylist()):
+            raise ValueError("a pathological record")
+        return real_decode(batch)
+
+    monkeypatch.setattr(decode_module, "decode", fragile_decode)
+    result = _run(crawl, tmp_path / "out", 1)
+    led = ledger.read(tmp_path / "out" / "ledger")
+    assert led.num_rows == result.stats[0]["input_records"] == 51
+    bad = led.filter(pc.equal(led["decision"], "quarantined")).to_pylist()
+    assert [(r["stage"], r["reason"]) for r in bad] == [("decode", "step_error:decode:ValueError")]
+    assert ledger.decision_counts(led)["kept"] >= 25
