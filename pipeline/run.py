@@ -163,7 +163,8 @@ def run_pipeline(
     """
     warnings: list[str] = []
     parts = plan_partitions(sources, base_dir, cfg, warnings)
-    stamps = input_stamps([p.path for p in parts])
+    paths = [p.path for p in parts]
+    stamps = input_stamps(paths)
     changed = _changed_inputs(output, stamps)
     if changed and not overwrite:
         shown = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
@@ -171,10 +172,7 @@ def run_pipeline(
             f"{output} holds a run over inputs that have changed since ({shown}); its results would be "
             "stale: pass --overwrite to redo it, or choose another --output"
         )
-    local_inputs = [p.path for p in parts]
-    with claim_output(
-        output, "pipeline run", _fingerprint(parts, cfg, stamps), WRITES, local_inputs, overwrite
-    ):
+    with claim_output(output, "pipeline run", _fingerprint(parts, cfg, stamps), WRITES, paths, overwrite):
         work = output / "_work"
         write_json(work / "inputs.json", stamps)
         return _run(parts, cfg, output, work, client, warnings, strict, resolved_config)
@@ -191,8 +189,7 @@ def _run(
     resolved_config: dict | None,
 ) -> RunResult:
     stats = map_tasks(client, run_stage1, parts, "extract+filter", work=work, cfg=cfg)
-    planned = set(warnings)
-    warnings += [w for s in stats for w in s["warnings"] if w not in planned]
+    warnings += [w for s in stats for w in s["warnings"]]  # after planning's (unreadable files)
     for w in warnings:
         print(f"WARNING: {w}", flush=True)
     if strict and warnings:

@@ -32,7 +32,7 @@ from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpo
 from pretrain.config import RunConfig
 from pretrain.data.meter import MixMeter
 from pretrain.data.shards import TokenShards
-from pretrain.data.stream import PretrainStream, load_mixture, micro_batches, mixture_digest
+from pretrain.data.stream import PretrainStream, load_mixture, micro_batches
 from pretrain.loss import loss_sum, target_count
 from pretrain.metrics import MetricsLog
 from pretrain.mfu import flops_per_token, mfu, peak_flops
@@ -365,7 +365,7 @@ def train(
                         "model": model_state,
                         "optimizer": optim_state,
                         "schedule": {"step": done, "lr": lr},
-                        "data": {"seed": run.seed, "consumed": consumed, "mixture": mixture_digest(mixture)},
+                        "data": {**dataset.state_dict(), "consumed": consumed},  # the stream's own format
                         "losses": list(losses),
                         "rng": rngs,
                     },

@@ -222,7 +222,7 @@ def _add_row(out: Collector, row: int, text: Any, url: str | None, max_bytes: in
         out.quarantine(row, "missing_text_field", content_digest(f"row:{row}"))
         return
     if len(text) * 4 > max_bytes and (nbytes := len(text.encode("utf-8"))) > max_bytes:  # UTF-8: ≤ 4 B/char
-        out.drop(row, url, "filtered", "record_too_large", content_digest(text), nbytes)
+        out.drop(row, "filtered", "record_too_large", content_digest(text), nbytes)
         return
     out.add(row, url, None, text=text)
 

@@ -82,7 +82,7 @@ def read_jsonl(
                 break
             offset, pos = pos, pos + nbytes
             if line is None:
-                out.drop(offset, None, "filtered", "record_too_large", digest, nbytes)
+                out.drop(offset, "filtered", "record_too_large", digest, nbytes)
                 continue
             if not line.strip():
                 pos += _skip_newlines(fh)  # blank lines are not records; a flood of them is skipped in bulk

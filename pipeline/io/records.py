@@ -161,7 +161,6 @@ class Collector:
     def drop(
         self,
         offset: int,
-        url: str | None,
         decision: str,
         reason: str,
         digest: str,
@@ -177,7 +176,7 @@ class Collector:
         self.drops["bytes"].append(nbytes)
 
     def quarantine(self, offset: int, reason: str, digest: str, nbytes: int = 0) -> None:
-        self.drop(offset, None, "quarantined", reason, digest, nbytes)
+        self.drop(offset, "quarantined", reason, digest, nbytes)
 
     def truncated(self, offset: int, reason: str, nbytes: int = 0) -> None:
         """The rest of the input from `offset` is unreadable: one ledger row, one warning."""

@@ -39,17 +39,13 @@ def read_text_folder(
     for name, size in listing[start:end]:
         if size > max_record_bytes:
             # not read at all: the path (the locator) and size identify it
-            out.drop(
-                0, None, "filtered", "record_too_large", content_digest(f"size:{size}"), size, input_path=name
-            )
+            out.drop(0, "filtered", "record_too_large", content_digest(f"size:{size}"), size, input_path=name)
             continue
         try:
             with fsspec.open(name, "rb", compression=None) as fh:
                 payload = fh.read()
         except Exception as exc:  # unreadable file (permissions, vanished): one row, not the job
-            out.drop(
-                0, None, "quarantined", f"read_error:{type(exc).__name__}", "unreadable", input_path=name
-            )
+            out.drop(0, "quarantined", f"read_error:{type(exc).__name__}", "unreadable", input_path=name)
             out.warnings.append(f"{name}: unreadable ({type(exc).__name__}: {exc})")
             continue
         out.add(0, None, "text/plain", payload=payload, input_path=name)

@@ -364,7 +364,7 @@ def _take(
         digest, n = _hash_rest(rec)
         if n < size:
             return False
-        out.drop(pos, url, decision, reason, digest, n)
+        out.drop(pos, decision, reason, digest, n)
         return True
     body = rec.reader.read()
     if len(body) < size:
@@ -372,13 +372,13 @@ def _take(
     try:
         payload = decode_body(body, transfer, encoding, max_bytes)
     except BodyTooLarge:
-        out.drop(pos, url, "filtered", "record_too_large", content_digest(body), len(body))
+        out.drop(pos, "filtered", "record_too_large", content_digest(body), len(body))
         return True
     except BadEncoding:
-        out.drop(pos, url, "quarantined", "content_encoding_error", content_digest(body), len(body))
+        out.drop(pos, "quarantined", "content_encoding_error", content_digest(body), len(body))
         return True
     if looks_binary(payload[:SNIFF_BYTES]):
-        out.drop(pos, url, "filtered", "non_text_payload", content_digest(payload), len(payload))
+        out.drop(pos, "filtered", "non_text_payload", content_digest(payload), len(payload))
         return True
     out.add(pos, url, content_type, payload=payload)
     return True
@@ -437,11 +437,8 @@ def _record_end(fh: Any, pos: int, gzipped: bool) -> int | None:
             return pos + fed - len(d.unused_data)
         head = fh.read(1 << 16)
         sep = head.find(b"\r\n\r\n")
-        for line in head[:sep].split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if sep > 0 and name.strip().lower() == b"content-length":
-                return pos + sep + 4 + int(value) + 4
-        return None
+        length = _header_length(head[:sep]) if sep > 0 else None
+        return None if length is None else pos + sep + 4 + length + 4
     except (zlib.error, ValueError, OSError):
         return None
 

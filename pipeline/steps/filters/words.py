@@ -11,7 +11,7 @@ makes every mark a token.  Kana have no dictionary entries and come out one per 
 
 jieba's dictionary is loaded once per process, on the first CJK text: 1.5–2.5 s from its
 marshal cache on the dev machine, ~4 s the first time (it builds the cache).  The cache lives in
-the user's own cache folder (`jieba_cache_dir`), not jieba's default shared /tmp/jieba.cache,
+the user's own cache folder (`private_cache_dir("jieba")`), not jieba's default shared /tmp/jieba.cache,
 which it would unmarshal whoever wrote it.  Workers that see no CJK text never pay the load;
 `init_seconds()` reports the cost.
 """
@@ -22,7 +22,6 @@ import logging
 import re
 import threading
 import time
-from pathlib import Path
 
 from pipeline.core.atomic import private_cache_dir
 
@@ -51,16 +50,11 @@ def _segmenter():
 
                 jieba.setLogLevel(logging.WARNING)
                 t = time.perf_counter()
-                jieba.dt.tmp_dir = str(jieba_cache_dir())
+                jieba.dt.tmp_dir = str(private_cache_dir("jieba"))
                 jieba.initialize()
                 _init_seconds = time.perf_counter() - t
                 _jieba = jieba.dt
     return _jieba
-
-
-def jieba_cache_dir() -> Path:
-    """Where jieba keeps its dictionary cache: private to this user (see `private_cache_dir`)."""
-    return private_cache_dir("jieba")
 
 
 def init_seconds() -> float | None:
