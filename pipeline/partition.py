@@ -288,7 +288,7 @@ def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> d
     The stage-1 file is memory-mapped and taken one record batch at a time, and shards are
     written as soon as they fill, so memory stays one batch plus one shard.
     """
-    from pipeline.dedup.job import read_cluster_sizes, read_decisions
+    from pipeline.dedup.decisions import read_cluster_sizes, read_decisions
     from pipeline.dedup.lines import load_frequent
 
     ledger_path = out / "ledger" / f"{part.name}.parquet"

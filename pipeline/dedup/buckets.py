@@ -26,8 +26,7 @@ from numba import njit
 
 from pipeline.core.atomic import write_parquet
 from pipeline.dedup.plan import BAND_SCHEMA, IDENT_SCHEMA, PAIR_SCHEMA, Plan, done_stats, finish, read_tables
-
-INDEX_GID = np.uint64(1 << 62)
+from pipeline.dedup.store import INDEX_GID, split_gid
 
 
 @njit(cache=True)
@@ -114,14 +113,13 @@ def bucket_task(s: int, plan: Plan) -> dict:
     from pipeline.dedup.lsh import EXACT_BAND
     from pipeline.dedup.scatter import bands_path
     from pipeline.dedup.shuffle_file import read_groups, write_grouped
-    from pipeline.dedup.store import split_gid
 
     marker = plan.root / "bucket" / f"{s:05d}"
     if (stats := done_stats(marker)) is not None:
         return stats
     t0 = time.perf_counter()
     rows = read_groups([bands_path(plan, name) for name in plan.names], s, BAND_SCHEMA)
-    if (idx := plan.index()) is not None:
+    if (idx := plan.index) is not None:
         indexed = [p for g in idx.segments if (p := idx.bands_path(s, g)).exists()]
         rows = pa.concat_tables([rows, read_tables(indexed, BAND_SCHEMA)]).combine_chunks()
     key, gid, aux = (rows.column(c).to_numpy() for c in ("key", "gid", "aux"))

@@ -6,7 +6,7 @@
 
 A run reads every segment's band rows into its bucket shards (their documents rank before
 the run's own, so they are always kept), verifies pairs with them by signature agreement
-(the index keeps no text), and appends its kept documents as new segments.  Segments are
+(the index keeps no text), and appends its kept documents as new segments (index_append.py).  Segments are
 written before `meta.json` lists them, so a killed append leaves the index as it was.
 Memory: per indexed document about 24 bytes × (bands + 1) of band rows on disk (compressed)
 plus its signature (4 × num_perm bytes) and id.
@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import pyarrow as pa
 
 from pipeline.config import DedupConfig
 from pipeline.core.atomic import write_json
@@ -78,39 +76,3 @@ def commit(index: Index, cfg: DedupConfig, bands: int, rows: int, new_segments: 
         {**settings(cfg, bands, rows), "shards": index.shards, "segments": list(segments)},
     )
     return Index(index.root, index.shards, segments)
-
-
-def _append_task(p: int, plan) -> dict:
-    """This partition's kept documents → one new segment (docs + sharded band rows)."""
-    import pyarrow.compute as pc
-
-    from pipeline.core.atomic import read_arrow, write_arrow
-    from pipeline.dedup.job import read_decisions
-    from pipeline.dedup.plan import done_stats, finish
-    from pipeline.dedup.scatter import band_rows, write_sharded
-    from pipeline.dedup.store import make_gids
-
-    name = plan.names[p]
-    marker = plan.root / "index" / name
-    if (stats := done_stats(marker)) is not None:
-        return stats
-    idx = plan.index()
-    segment = f"{plan.run_tag}-{p:05d}"
-    number = len(idx.segments) + p
-    table = read_arrow(plan.paths[p])
-    dups = set(read_decisions(plan.root.parent, name))
-    kept = table.filter(pc.invert(pc.is_in(table["id"], pa.array(list(dups), pa.string()))))
-    kept = kept.select([c for c in ("id", "text_hash", "minhash", "url") if c in kept.column_names])
-    write_arrow(idx.docs_path(segment), kept)
-    key, gid, aux, hashes = band_rows(kept, make_gids(number, kept.num_rows, index=True), plan)
-    write_sharded(key, gid, aux, hashes, plan.shards, lambda s: idx.bands_path(s, segment))
-    return finish(marker, {"segment": segment, "docs": kept.num_rows})
-
-
-def append_kept(plan, client) -> list[str]:
-    """Append every partition's kept documents to the index, then list them in meta.json."""
-    from pipeline.core.executor import map_tasks
-
-    done = map_tasks(client, _append_task, list(range(len(plan.names))), "dedup index", plan=plan)
-    commit(plan.index(), plan.cfg, plan.bands, plan.rows, [d["segment"] for d in done])
-    return [d["segment"] for d in done]

@@ -17,10 +17,7 @@ A task holds one shard of band rows or one partition's candidate pairs; signatur
 text are read by row from memory-mapped files, never gathered.  The driver holds only the
 verified edges and the documents on them (cluster.py gives the bytes).
 
-Decision file `dedup/PART.parquet`, rows in partition order: one per duplicate
-(`duplicate_of` = the kept id, `reason` = exact | near | url, `similarity` to it) and one
-per kept document standing for others (`duplicate_of` null, `cluster_size` = how many
-documents it stands for, itself included).  Documents without a row are kept, size 1.
+The cluster round writes one decision file per partition (decisions.py says what it holds).
 """
 
 from __future__ import annotations
@@ -32,44 +29,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.config import DedupConfig
 from pipeline.core.atomic import write_parquet
+from pipeline.dedup.decisions import DECISION_SCHEMA, decision_path
 from pipeline.dedup.plan import EDGE_SCHEMA, IDENT_SCHEMA, Plan, done_stats, finish, make_plan, read_tables
-
-DECISION_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("duplicate_of", pa.string()),
-        ("reason", pa.string()),
-        ("similarity", pa.float32()),
-        ("cluster_size", pa.int64()),
-    ]
-)
-
-
-def decision_path(work: Path, part_name: str) -> Path:
-    return work / "dedup" / f"{part_name}.parquet"
-
-
-def read_decision_table(work: Path, part_name: str) -> pa.Table:
-    return pq.read_table(decision_path(work, part_name), schema=DECISION_SCHEMA)
-
-
-def read_decisions(work: Path, part_name: str) -> dict[str, tuple[str, str]]:
-    """id → (kept id, reason) for this partition's duplicates."""
-    t = read_decision_table(work, part_name)
-    t = t.filter(pc.is_valid(t["duplicate_of"]))
-    cols = (t[c].to_pylist() for c in ("id", "duplicate_of", "reason"))
-    return {i: (d, r) for i, d, r in zip(*cols, strict=True)}
-
-
-def read_cluster_sizes(work: Path, part_name: str) -> dict[str, int]:
-    """id → documents it stands for (itself included), for kept documents with duplicates."""
-    t = read_decision_table(work, part_name)
-    t = t.filter(pc.is_null(t["duplicate_of"]))
-    return dict(zip(t["id"].to_pylist(), t["cluster_size"].to_pylist(), strict=True))
 
 
 def _ranks(gids: np.ndarray, store, keep: str) -> tuple[np.ndarray, np.ndarray, list]:
@@ -112,7 +76,7 @@ def _largest_first(plan: Plan, parts: list[int]) -> list[int]:
 def cluster_step(plan: Plan) -> dict:
     """Round 4 (driver): all exact groups and verified edges → the decision files."""
     from pipeline.dedup.cluster import NO_DOC, REASONS, cluster
-    from pipeline.dedup.store import split_gid
+    from pipeline.dedup.store import open_store, split_gid
 
     marker = plan.root / "cluster"
     if (stats := done_stats(marker)) is not None:
@@ -123,7 +87,7 @@ def cluster_step(plan: Plan) -> dict:
     ia, ib, ik = (ident.column(c).to_numpy() for c in ("centre", "member", "band"))
     ea, eb, es = (edges.column(c).to_numpy() for c in ("a", "b", "similarity"))
     gids = np.unique(np.concatenate([ia, ib, ea, eb]))
-    rank, is_index, ids = _ranks(gids, plan.store(), plan.cfg.keep)
+    rank, is_index, ids = _ranks(gids, open_store(plan), plan.cfg.keep)
     c = cluster(gids, rank, is_index, (ia, ib, ik), (ea, eb, es))
 
     own = ~is_index
@@ -208,7 +172,7 @@ def find_duplicates(
 
         lines = timed("lines", count_lines, plan, client)
     if index is not None:
-        from pipeline.dedup.index import append_kept
+        from pipeline.dedup.index_append import append_kept
 
         timed("index", append_kept, plan, client)
     docs = sum(s["docs"] for s in scattered)
@@ -218,7 +182,7 @@ def find_duplicates(
         "bands": plan.bands,
         "rows": plan.rows,
         "shards": plan.shards,
-        "index_segments_read": len(plan.segments),
+        "index_segments_read": len(plan.index.segments) if plan.index else 0,
         "band_rows": own_rows,
         "band_index_bytes_per_document": round(own_rows * 24 / max(1, docs), 1),
         "candidate_pairs": sum(s["candidates"] for s in verified),

@@ -73,7 +73,7 @@ def _kept_hashes(table: pa.Table, dup_ids: set[str], cfg: LineDedupConfig) -> np
 
 def _scatter_task(p: int, plan: Plan) -> dict:
     from pipeline.core.atomic import read_arrow
-    from pipeline.dedup.job import read_decisions
+    from pipeline.dedup.decisions import read_decisions
 
     name = plan.names[p]
     marker = plan.root / "lines" / "scatter" / name

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import DedupConfig
 from pipeline.core.atomic import write_json
+from pipeline.dedup.index import Index, open_index
 
 BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("gid", pa.uint64()), ("aux", pa.uint64())])
 PAIR_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
@@ -33,20 +34,8 @@ class Plan:
     bands: int
     rows: int
     shards: int
-    index_root: Path | None = None
-    segments: tuple[str, ...] = ()
+    index: Index | None = None  # the persisted index this run reads and appends to (--index)
     run_tag: str = ""
-
-    def index(self):
-        from pipeline.dedup.index import Index
-
-        return None if self.index_root is None else Index(self.index_root, self.shards, self.segments)
-
-    def store(self):
-        from pipeline.dedup.store import DocStore
-
-        idx = self.index()
-        return DocStore(self.paths, idx.segment_paths() if idx else [])
 
 
 def make_plan(
@@ -58,7 +47,6 @@ def make_plan(
 ) -> Plan:
     """The job's plan; `docs` (the documents of this run, when the caller knows them) lets it be
     made before the stage-1 files exist, so keys tasks can scatter their own rows."""
-    from pipeline.dedup.index import open_index
     from pipeline.dedup.lsh import lsh_params
 
     root = work / "dedup"
@@ -85,8 +73,7 @@ def make_plan(
         bands=bands,
         rows=rows,
         shards=shards,
-        index_root=index,
-        segments=segments,
+        index=None if index is None else Index(index, shards, segments),
         run_tag=f"{len(segments):06d}-{digest[:10]}",
     )
     if not saved.exists():

@@ -123,7 +123,7 @@ def _write_chunk(work: Path, name: str, table: pa.Table) -> None:
 
 def _write_task(item: tuple[int, str], work: Path, out: Path, source: list[str], cfg: DedupConfig) -> dict:
     """Stage 3 for one chunk: kept documents (lines stripped when on) and its ledger."""
-    from pipeline.dedup.job import read_cluster_sizes, read_decisions
+    from pipeline.dedup.decisions import read_cluster_sizes, read_decisions
     from pipeline.dedup.keys import KEY_COLUMNS
     from pipeline.dedup.lines import load_frequent, strip_table
 

@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.core.atomic import read_arrow
-from pipeline.dedup.buckets import INDEX_GID
+from pipeline.dedup.plan import Plan
 
+INDEX_GID = np.uint64(1 << 62)  # set in the gids of a persisted index's documents
 _ROW = np.uint64(0xFFFFFFFF)
 
 
@@ -112,3 +113,8 @@ class DocStore:
                 out = np.empty((len(gids), sigs.shape[1]), np.uint32)
             out[pos] = sigs[rows]
         return out if out is not None else np.empty((0, 0), np.uint32)
+
+
+def open_store(plan: Plan) -> DocStore:
+    """The store over this run's stage-1 files and the persisted index's segments it reads."""
+    return DocStore(plan.paths, plan.index.segment_paths() if plan.index else [])

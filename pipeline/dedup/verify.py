@@ -21,7 +21,7 @@ from pipeline.config import DedupConfig
 from pipeline.core.atomic import write_parquet
 from pipeline.dedup.minhash import shingle_sets
 from pipeline.dedup.plan import EDGE_SCHEMA, PAIR_SCHEMA, Plan, done_stats, finish
-from pipeline.dedup.store import DocStore, split_gid
+from pipeline.dedup.store import DocStore, open_store, split_gid
 
 
 @njit(cache=True)
@@ -107,7 +107,7 @@ def verify_task(p: int, plan: Plan) -> dict:
     pairs = read_groups([pairs_path(plan, s) for s in range(plan.shards)], p, PAIR_SCHEMA)
     a, b = pairs.column("a").to_numpy(), pairs.column("b").to_numpy()
     a, b = unique_pairs(a, b)  # a pair met in several bands is checked once
-    sims = similarities(a, b, plan.store(), plan.cfg)
+    sims = similarities(a, b, open_store(plan), plan.cfg)
     ok = accepted(sims, plan.cfg)
     edges = pa.table([a[ok], b[ok], sims[ok].astype(np.float32)], schema=EDGE_SCHEMA)
     write_parquet(plan.root / "edges" / f"{name}.parquet", edges)
