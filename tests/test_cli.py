@@ -101,40 +101,13 @@ def test_whole_chain_through_the_cli(tmp_path):
     manifest.write_text(yaml.safe_dump(data, allow_unicode=True))
     out = tmp_path / "out"
 
-    r = runner.invoke(
-        app, ["pipeline", "run", str(manifest), "--output", str(out / "dataset"), "--scheduler", "inline"]
-    )
+    # one --output for every verb: each finds the others' folders through the run layout
+    r = runner.invoke(app, ["pipeline", "run", str(manifest), "--output", str(out), "--scheduler", "inline"])
     assert r.exit_code == 0, r.output
     assert "ledger rows" in r.output
-    r = runner.invoke(
-        app,
-        [
-            "tokenizer",
-            "train",
-            "--input",
-            str(out / "dataset"),
-            "--output",
-            str(out / "tokenizer"),
-            "--vocab-size",
-            "1200",
-        ],
-    )
+    r = runner.invoke(app, ["tokenizer", "train", "--output", str(out), "--vocab-size", "1200"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(
-        app,
-        [
-            "tokenizer",
-            "encode",
-            "--input",
-            str(out / "dataset"),
-            "--tokenizer",
-            str(out / "tokenizer"),
-            "--output",
-            str(out / "tokens"),
-            "--workers",
-            "0",
-        ],
-    )
+    r = runner.invoke(app, ["tokenizer", "encode", "--output", str(out), "--workers", "0"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(
         app,

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from pipeline.cli.manifest import Manifest, ManifestError, load_manifest
+from pipeline.core.layout import RunLayout
 
 
 def manifest_or_exit(path: Path) -> Manifest:
@@ -17,13 +18,13 @@ def manifest_or_exit(path: Path) -> Manifest:
         raise typer.Exit(2) from None
 
 
-def print_and_write_report(out: Path) -> Path:
+def print_and_write_report(layout: RunLayout) -> Path:
     from pipeline.report.collect import collect
     from pipeline.report.render import summary_lines, write_report
 
-    r = collect(out)
+    r = collect(layout)
     typer.echo("\n".join(summary_lines(r)))
-    path = write_report(r, out / "report")
+    path = write_report(r, layout.report)
     typer.echo(f"\nreport: {path}")
     return path
 

@@ -44,7 +44,7 @@ def demo_command(
     import torch
 
     from pipeline.cli.mixing import plan_mixture
-    from pipeline.core.atomic import resolve_inside, write_json
+    from pipeline.core.atomic import write_json
     from pipeline.core.executor import open_client
     from pipeline.mix import format_table
     from pretrain.runs import train_runs
@@ -52,33 +52,30 @@ def demo_command(
 
     t0 = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
-    dataset = output / "dataset"
+    layout = m.layout(output)
     with open_client(scheduler, workers) as client:
         typer.secho("== 1/5 pipeline: read, decode, extract, clean, langid, filter, dedup", bold=True)
-        run_pipeline_or_exit(m, dataset, client, overwrite)
+        run_pipeline_or_exit(m, layout.dataset, client, overwrite)
 
         typer.secho("== 2/5 tokenizer: byte-level BPE", bold=True)
-        tok_dir = resolve_inside(output, m.pretrain_data.tokenizer)
-        train_tokenizer(
-            iter_dataset_texts(dataset, m.tokenizer.text_field, m.tokenizer.max_docs), m.tokenizer, tok_dir
-        )
+        texts = iter_dataset_texts(layout.dataset, m.tokenizer.text_field, m.tokenizer.max_docs)
+        train_tokenizer(texts, m.tokenizer, layout.tokenizer)
 
         typer.secho("== 3/5 encode: token-id Arrow shards", bold=True)
-        tokens = resolve_inside(output, m.pretrain_data.tokens)
-        encode_for_runs(m, dataset, tok_dir, tokens, client=client)
+        encode_for_runs(m, layout.dataset, layout.tokenizer, layout.tokens, client=client)
 
     typer.secho("== 4/5 mix: GPT-3-style weights → epochs", bold=True)
-    plan = plan_mixture(m, tokens, None)
+    plan = plan_mixture(m, layout.tokens, None)
     typer.echo(format_table(plan))
-    write_json(resolve_inside(output, m.pretrain_data.mixture), plan.to_json(m.mix.seed))
+    write_json(layout.mixture, plan.to_json(m.mix.seed))
 
     typer.secho("== 5/5 pretrain: four objectives", bold=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    results = train_runs(m, output)
+    results = train_runs(m.pretrain.runs, layout)
 
     typer.secho(f"\n== summary ({time.perf_counter() - t0:.0f} s)", bold=True)
-    print_and_write_report(output)
-    failures = verify_outputs(tok_dir, results)
+    print_and_write_report(layout)
+    failures = verify_outputs(layout.tokenizer, results)
     if failures:
         for f in failures:
             typer.secho(f"FAILED: {f}", fg="red")

@@ -14,21 +14,24 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import MixConfig, PipelineConfig, SourcesMixin, Strict
+from pipeline.core.layout import RunLayout, run_layout
 from pretrain.config import PretrainConfig
 from tokenization.config import TokenizerConfig
 
 
 class PretrainData(Strict):
-    """Where a pretraining run finds its inputs, relative to the run's output directory."""
+    """Moves a run's tokens, tokenizer and mixture inside its output directory (see RunLayout)."""
 
     tokens: str = "tokens"
     tokenizer: str = "tokenizer"
-    mixture: str = "tokens/mixture.json"
+    mixture: str | None = Field(default=None, description="default: mixture.json in the tokens folder")
 
     @field_validator("tokens", "tokenizer", "mixture")
     @classmethod
-    def _inside_output(cls, v: str) -> str:
-        # The demo writes these paths and pretraining reads them: they must stay in the output dir.
+    def _inside_output(cls, v: str | None) -> str | None:
+        # Every verb writes and reads these paths: they must stay in the output dir.
+        if v is None:
+            return v
         p = PurePosixPath(v)
         if not v or p.is_absolute() or ".." in p.parts or "\\" in v:
             raise ValueError("must be a relative path inside the output directory, without '..'")
@@ -56,6 +59,11 @@ class Manifest(SourcesMixin):
                     "shares are fractions of the budget (sum ≈ 1) — use weights: relative otherwise"
                 )
         return self
+
+    def layout(self, root: Path) -> RunLayout:
+        """The output folder `root` laid out with this manifest's `pretrain_data` paths."""
+        d = self.pretrain_data
+        return run_layout(root, tokenizer=d.tokenizer, tokens=d.tokens, mixture=d.mixture)
 
 
 class ManifestError(ValueError):

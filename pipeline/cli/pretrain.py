@@ -15,7 +15,7 @@ import typer
 def pretrain_command(
     manifest: Annotated[Path, typer.Argument(help="run manifest with a `pretrain:` section")],
     output: Annotated[
-        Path, typer.Option(help="run directory holding tokens/, tokenizer/; models go to models/")
+        Path, typer.Option(help="run folder holding tokens/ and tokenizer/; models go to models/")
     ] = Path("out"),
     run: Annotated[str | None, typer.Option(help="train only the run with this name")] = None,
 ) -> None:
@@ -29,13 +29,14 @@ def pretrain_command(
     if run and run not in names:
         typer.secho(f"--run {run!r}: not in the manifest (runs: {names})", fg="red", err=True)
         raise typer.Exit(2)
+    from pipeline.core.atomic import UnsafePathError
     from pipeline.core.ownership import OutputRefused
     from pretrain import distributed as D
     from pretrain.runs import train_runs
 
     try:
-        results = train_runs(m, output, run)
-    except (FileNotFoundError, OutputRefused) as e:  # say which input is missing / whose folder
+        results = train_runs(m.pretrain.runs, m.layout(output), run)
+    except (FileNotFoundError, OutputRefused, UnsafePathError) as e:  # which input is missing / whose folder
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
     if not D.is_main():

@@ -9,8 +9,17 @@ import typer
 
 
 def report_command(
-    output: Annotated[Path, typer.Argument(help="a pipeline or demo output directory")],
+    output: Annotated[Path, typer.Argument(help="a run folder: the --output of pipeline run or the demo")],
+    manifest: Annotated[
+        Path | None, typer.Option(help="the run's manifest, when its pretrain_data moves tokens or tokenizer")
+    ] = None,
 ) -> None:
-    from pipeline.cli.common import print_and_write_report
+    from pipeline.cli.common import manifest_or_exit, print_and_write_report
+    from pipeline.core.layout import run_layout
 
-    print_and_write_report(output)
+    layout = manifest_or_exit(manifest).layout(output) if manifest else run_layout(output)
+    try:
+        print_and_write_report(layout)
+    except FileNotFoundError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(2) from None

@@ -10,7 +10,9 @@ import typer
 
 def run_command(
     manifest: Annotated[Path, typer.Argument(help="run manifest (YAML), e.g. manifests/demo.yaml")],
-    output: Annotated[Path, typer.Option(help="output directory for the dataset")] = Path("out/dataset"),
+    output: Annotated[
+        Path, typer.Option(help="run folder: the dataset goes to OUTPUT/dataset, the report to OUTPUT/report")
+    ] = Path("out"),
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address; default a LocalCluster; 'inline' = no Dask")
     ] = None,
@@ -35,6 +37,7 @@ def run_command(
             err=True,
         )
         raise typer.Exit(2)
+    layout = m.layout(output)
     with open_client(scheduler, workers) as client:
-        run_pipeline_or_exit(m, output, client, overwrite, strict)
-    print_and_write_report(output)
+        run_pipeline_or_exit(m, layout.dataset, client, overwrite, strict)
+    print_and_write_report(layout)

@@ -1,7 +1,7 @@
 """Gather every number the report shows from the files a run left behind (no recomputation).
 
-Works on a pipeline output directory (manifest.json of documents at its root) or a demo
-output directory (dataset/, tokenizer/, tokens/, models/ below it).
+Reads a run folder through its RunLayout: the dataset always, the tokenizer, tokens, mixture
+and models when the run got that far.
 """
 
 from __future__ import annotations
@@ -12,22 +12,20 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from pipeline import ledger
+from pipeline.core.layout import RunLayout
 
 
 def _json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def dataset_dir(out: Path) -> Path:
-    return out if (out / "manifest.json").exists() and (out / "ledger").exists() else out / "dataset"
-
-
-def collect(out: Path) -> dict:
-    ds = dataset_dir(out)
+def collect(layout: RunLayout) -> dict:
+    ds = layout.dataset
     manifest = _json(ds / "manifest.json")
     if manifest is None:
         raise FileNotFoundError(
-            f"no dataset manifest under {out} (expected manifest.json or dataset/manifest.json)"
+            f"no dataset manifest at {ds / 'manifest.json'}: give the run folder, "
+            "the OUT of `yuliao pipeline run --output OUT`"
         )
     led = ledger.read(ds / "ledger")
     stats = [json.loads(p.read_text()) for p in sorted((ds / "_work" / "stage1").glob("*.stats.json"))]
@@ -72,17 +70,17 @@ def collect(out: Path) -> dict:
         "stage_bytes_in": _sum_dicts(s.get("bytes_in", {}) for s in stats),
         "kept_docs": _kept_columns(ds, manifest),
     }
-    tok = _json(out / "tokenizer" / "yuliao_tokenizer.json")
+    tok = _json(layout.tokenizer / "yuliao_tokenizer.json")
     if tok:
         report["tokenizer"] = {"vocab_size": tok.get("vocab_size"), "kind": tok.get("kind")}
-    tokens = _json(out / "tokens" / "manifest.json")
+    tokens = _json(layout.tokens / "manifest.json")
     if tokens:
         report["tokens"] = {"total": tokens["total_tokens"], "per_source": tokens["tokens_per_source"]}
-    mixture = _json(out / "tokens" / "mixture.json")
+    mixture = _json(layout.mixture)
     if mixture:
         report["mixture"] = mixture
     runs = {}
-    for p in sorted((out / "models").glob("*/result.json")):
+    for p in sorted(layout.models.glob("*/result.json")):
         runs[p.parent.name] = json.loads(p.read_text())
     if runs:
         report["runs"] = runs

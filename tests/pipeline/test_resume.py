@@ -31,8 +31,10 @@ def _manifest(tmp_path: Path) -> Path:
     return path
 
 
-def _run(manifest: Path, out: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "pipeline.cli.main", "pipeline", "run", str(manifest), "--output", str(out)]
+def _run(manifest: Path, dataset: Path) -> subprocess.Popen:
+    """`pipeline run` into the run folder whose dataset/ is `dataset`."""
+    cmd = [sys.executable, "-m", "pipeline.cli.main", "pipeline", "run", str(manifest)]
+    cmd += ["--output", str(dataset.parent)]
     cmd += ["--scheduler", "inline"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -49,10 +51,10 @@ def _outputs(out: Path) -> dict[str, bytes]:
 
 def test_kill_9_midway_then_rerun_is_byte_identical(tmp_path):
     manifest = _manifest(tmp_path)
-    reference = tmp_path / "reference"
+    reference = tmp_path / "reference" / "dataset"
     assert _run(manifest, reference).wait(timeout=300) == 0
 
-    out = tmp_path / "killed"
+    out = tmp_path / "killed" / "dataset"
     proc = _run(manifest, out)
     first_done = done_marker(out / "_work" / "stage1" / "part-00000.arrow")
     deadline = time.time() + 120

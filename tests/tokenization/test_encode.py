@@ -209,7 +209,8 @@ def test_cli_train_and_encode(dataset: Path, tmp_path: Path):
     tok, enc = tmp_path / "tok", tmp_path / "enc"
     r = runner.invoke(
         app,
-        ["train", "--input", str(dataset), "--output", str(tok), "--vocab-size", "640", "--max-docs", "200"],
+        ["train", "--input", str(dataset), "--tokenizer", str(tok), "--vocab-size", "640"]
+        + ["--max-docs", "200"],
     )
     assert r.exit_code == 0, r.output
     meta = json.loads((tok / "yuliao_tokenizer.json").read_text())
@@ -217,7 +218,7 @@ def test_cli_train_and_encode(dataset: Path, tmp_path: Path):
     assert meta["training"]["docs"] == 196 and meta["training"]["heldout_docs"] == 4  # every 50th held out
     assert Tokenizer.from_file(str(tok / "tokenizer.json")).token_to_id("<extra_id_0>") == 639
 
-    r = runner.invoke(app, ["encode", "--input", str(dataset), "--tokenizer", str(tok), "--output", str(enc)])
+    r = runner.invoke(app, ["encode", "--input", str(dataset), "--tokenizer", str(tok), "--tokens", str(enc)])
     assert r.exit_code == 0, r.output
     m = json.loads((enc / "manifest.json").read_text())
     assert m["rows"] == SHARDS * ROWS_PER_SHARD and m["total_tokens"] > 0
@@ -225,7 +226,7 @@ def test_cli_train_and_encode(dataset: Path, tmp_path: Path):
     # the same shards from Dask worker processes (the pipeline's LocalCluster)
     r = runner.invoke(
         app,
-        ["encode", "--input", str(dataset), "--tokenizer", str(tok), "--output", str(tmp_path / "w1")]
+        ["encode", "--input", str(dataset), "--tokenizer", str(tok), "--tokens", str(tmp_path / "w1")]
         + ["--workers", "1"],
     )
     assert r.exit_code == 0, r.output
@@ -234,10 +235,10 @@ def test_cli_train_and_encode(dataset: Path, tmp_path: Path):
     ]
 
     r = runner.invoke(
-        app, ["encode", "--input", str(tmp_path / "nope"), "--tokenizer", str(tok), "--output", str(enc)]
+        app, ["encode", "--input", str(tmp_path / "nope"), "--tokenizer", str(tok), "--tokens", str(enc)]
     )
     assert r.exit_code == 1 and "manifest not found" in r.output
-    r = runner.invoke(app, ["train", "--input", str(dataset), "--output", str(tok), "--vocab-size", "100"])
+    r = runner.invoke(app, ["train", "--input", str(dataset), "--tokenizer", str(tok), "--vocab-size", "100"])
     assert r.exit_code == 2 and "vocab_size" in r.output
 
 
@@ -245,7 +246,7 @@ def test_cli_train_from_jsonl(tmp_path: Path):
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in all_texts()), "utf-8")
     r = CliRunner().invoke(
-        app, ["train", "--input", str(path), "--output", str(tmp_path / "t"), "--vocab-size", "500"]
+        app, ["train", "--input", str(path), "--tokenizer", str(tmp_path / "t"), "--vocab-size", "500"]
     )
     assert r.exit_code == 0, r.output
     training = json.loads((tmp_path / "t" / "yuliao_tokenizer.json").read_text())["training"]

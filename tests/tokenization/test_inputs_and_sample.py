@@ -108,7 +108,7 @@ def test_cli_train_with_mixture_and_kind(tmp_path: Path):
         json.dumps({"seed": 0, "sources": {"poems": {"probability": 0.8}, "prose": {"probability": 0.2}}})
     )
     runner = CliRunner()
-    args = ["train", "--input", str(ds), "--output", str(tmp_path / "tok"), "--vocab-size", "600"]
+    args = ["train", "--input", str(ds), "--tokenizer", str(tmp_path / "tok"), "--vocab-size", "600"]
     r = runner.invoke(app, [*args, "--mixture", str(tmp_path / "mix.json"), "--kind", "char", "--seed", "3"])
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "tok" / "yuliao_tokenizer.json").read_text())

@@ -86,7 +86,7 @@ def test_encode_stores_word_starts_and_reruns_byte_identical(tmp_path: Path):
             str(ds),
             "--tokenizer",
             str(tmp_path / "tok"),
-            "--output",
+            "--tokens",
             str(tmp_path / "e2"),
             "--word-boundaries",
         ],

@@ -9,9 +9,20 @@ import typer
 
 
 def encode(
-    input: Annotated[Path, typer.Option("--input", help="Pipeline dataset dir (with manifest.json).")],
-    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="Tokenizer dir (with tokenizer.json).")],
-    output: Annotated[Path, typer.Option("--output", help="Directory for token shards + manifest.json.")],
+    output: Annotated[
+        Path, typer.Option("--output", help="Run folder; token shards + manifest.json go to OUTPUT/tokens.")
+    ] = Path("out"),
+    input: Annotated[
+        Path | None,
+        typer.Option("--input", help="Pipeline dataset dir (with manifest.json; default OUTPUT/dataset)."),
+    ] = None,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option("--tokenizer", help="Tokenizer dir (with tokenizer.json; default OUTPUT/tokenizer)."),
+    ] = None,
+    tokens: Annotated[
+        Path | None, typer.Option("--tokens", help="Write the token shards here instead of OUTPUT/tokens.")
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Dask worker processes; 0 = threads in this process.")
     ] = 0,
@@ -31,16 +42,19 @@ def encode(
     ] = False,
 ) -> None:
     """Encode a dataset into list<uint16> token shards; resumes finished shards, reruns are byte-identical."""
+    from pipeline.core.layout import run_layout
     from pipeline.core.ownership import OutputRefused
     from tokenization.encode import encode_dataset
     from tokenization.train import DatasetError
 
+    layout = run_layout(output)
+    input, tokenizer, tokens = input or layout.dataset, tokenizer or layout.tokenizer, tokens or layout.tokens
     try:
         if workers == 0 and scheduler is None:
             manifest = encode_dataset(
                 input,
                 tokenizer,
-                output,
+                tokens,
                 text_field=text_field,
                 word_boundaries=word_boundaries,
                 overwrite=overwrite,
@@ -53,7 +67,7 @@ def encode(
                 manifest = encode_dataset(
                     input,
                     tokenizer,
-                    output,
+                    tokens,
                     client,
                     text_field=text_field,
                     word_boundaries=word_boundaries,
@@ -64,5 +78,5 @@ def encode(
         raise typer.Exit(1) from e
     typer.echo(
         f"encoded {manifest['rows']} docs in {len(manifest['shards'])} shards: "
-        f"{manifest['total_tokens']} tokens ({manifest['dtype']}) -> {output}"
+        f"{manifest['total_tokens']} tokens ({manifest['dtype']}) -> {tokens}"
     )

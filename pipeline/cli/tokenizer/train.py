@@ -10,13 +10,19 @@ import typer
 
 def train(
     input: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Option(
             "--input",
-            help="Pipeline dataset dir (with manifest.json), .jsonl(.gz), .parquet or .arrow; repeatable.",
+            help="Pipeline dataset dir (with manifest.json), .jsonl(.gz), .parquet or .arrow; repeatable "
+            "(default OUTPUT/dataset).",
         ),
-    ],
-    output: Annotated[Path, typer.Option("--output", help="Directory to write the tokenizer into.")],
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", help="Run folder; the tokenizer goes to OUTPUT/tokenizer.")
+    ] = Path("out"),
+    tokenizer: Annotated[
+        Path | None, typer.Option("--tokenizer", help="Write the tokenizer here instead of OUTPUT/tokenizer.")
+    ] = None,
     kind: Annotated[
         str, typer.Option("--kind", help="bpe (byte-level), char (Chinese-BERT), wordpiece.")
     ] = "bpe",
@@ -80,6 +86,7 @@ def train(
 
     from pydantic import ValidationError
 
+    from pipeline.core.layout import run_layout
     from tokenization.config import TokenizerConfig
     from tokenization.evaluate import format_side_by_side
     from tokenization.inputs import DatasetError, iter_inputs, source_text_bytes
@@ -100,13 +107,16 @@ def train(
         cfg = TokenizerConfig(**values)
     except ValidationError as e:
         raise typer.BadParameter(str(e)) from e
+    layout = run_layout(output)
+    inputs = input or [layout.dataset]
+    tok_dir = tokenizer or layout.tokenizer
     try:
-        docs = islice(iter_inputs(input, cfg.text_field), cfg.max_docs)
+        docs = islice(iter_inputs(inputs, cfg.text_field), cfg.max_docs)
         pairs, heldout = split_holdout(docs, cfg.holdout_every, text_of=lambda d: d[1])
         sampling = None
         if mixture is not None:
             weights = load_weights(mixture)
-            sizes = source_text_bytes(input, cfg.text_field)
+            sizes = source_text_bytes(inputs, cfg.text_field)
             rates = sample_rates(weights, sizes, cfg.sample_bytes)
             sampling = {"mixture": str(mixture), "seed": cfg.seed, "text_bytes": sizes, "rates": rates}
             texts = sample_docs(pairs, rates, cfg.seed)
@@ -115,8 +125,8 @@ def train(
         manifest = train_tokenizer(
             texts,
             cfg,
-            output,
-            source=",".join(str(p) for p in input),
+            tok_dir,
+            source=",".join(str(p) for p in inputs),
             heldout=heldout,
             sampling=sampling,
             compare_sentencepiece=compare_sentencepiece and cfg.holdout_every is not None,
@@ -128,7 +138,7 @@ def train(
     typer.echo(
         f"trained {cfg.kind} tokenizer: vocab_size={manifest['vocab_size']} "
         f"(learned {manifest['learned_vocab_size']}, reserved {manifest['reserved_tokens']}) "
-        f"on {t['docs']} docs / {t['chars']} chars, {t['heldout_docs']} held out -> {output}"
+        f"on {t['docs']} docs / {t['chars']} chars, {t['heldout_docs']} held out -> {tok_dir}"
     )
     if t["heldout_docs"]:
         typer.echo(format_side_by_side(manifest["report"]))
