@@ -39,13 +39,15 @@ import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
+from pretrain.collate import make_collate
 from pretrain.config import ModelConfig, RunConfig
 from pretrain.data.stream import PretrainStream
 from pretrain.metrics import read_metrics
 from pretrain.mfu import flops_per_token, peak_flops
 from pretrain.models import build_model
-from pretrain.objectives import make_collate, special_ids
+from pretrain.objectives import special_ids
 from pretrain.train import make_optimizer, train
+from tokenization.mixture import mixture_of_weights, write_mixture
 
 VOCAB = 32_000  # tiny (CPU) runs use 2,000
 LLAMA_350M = {  # 24 x (4·1024² attention + 3·1024·2560 MLP) + 2 x 32000·1024 embeddings ≈ 355M
@@ -110,7 +112,7 @@ def write_tokens(out: Path, n_tokens: int, vocab_size: int, seed: int = 0) -> No
             }
         )
     (out / "manifest.json").write_text(json.dumps({"shards": shards, "eos_id": 2, "pad_id": 0}))
-    (out / "mixture.json").write_text(json.dumps({"seed": 1, "sources": {"web": {"weight": 1.0}}}))
+    write_mixture(out / "mixture.json", mixture_of_weights({"web": 1.0}, seed=1))
 
 
 def trainer_tokens_per_s(run: RunConfig, root: Path, name: str) -> float:

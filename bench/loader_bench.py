@@ -46,10 +46,12 @@ import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader
 
+from pretrain.collate import chunk_length, make_collate, uses_words
 from pretrain.config import COMPATIBLE, ModelConfig, RunConfig
 from pretrain.data.stream import PretrainStream, micro_batches
-from pretrain.objectives import SpecialIds, chunk_length, make_collate, uses_words
+from pretrain.objectives import SpecialIds
 from pretrain.train import micro_batches_per_item
+from tokenization.mixture import mixture_of_weights, write_mixture
 
 VOCAB = 32_000
 H100_PEAK = 989e12  # bf16 dense, H100 SXM
@@ -108,8 +110,7 @@ def write_shards(out: Path, n_shards: int, docs_per_shard: int, seed: int = 0) -
         )
     manifest = {"shards": shards, "eos_id": 2, "pad_id": 0, "dtype": "uint16"}
     (out / "manifest.json").write_text(json.dumps(manifest))
-    mixture = {"seed": 1, "sources": {"web": {"weight": 0.7}, "books": {"weight": 0.3}}}
-    (out / "mixture.json").write_text(json.dumps(mixture))
+    write_mixture(out / "mixture.json", mixture_of_weights({"web": 0.7, "books": 0.3}, seed=1))
 
 
 def run_config(objective: str, seq_len: int, batch_size: int) -> RunConfig:
@@ -166,7 +167,7 @@ def collate_tokens_per_s(data: Path, run: RunConfig, ids: SpecialIds, seconds: f
         seed=0,
         word_starts=uses_words(run),
     )
-    from pretrain.data.stream import DocStream
+    from tokenization.stream import DocStream
 
     chunks, starts = stream.window(DocStream(stream.shards, stream.mixture), 0)  # [WINDOW, C]
     b = run.batch_size * items_of(run)  # one call per DataLoader item, as the worker makes it

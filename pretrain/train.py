@@ -29,15 +29,17 @@ from transformers import AutoTokenizer
 from pipeline.core.atomic import fsync_path, fsync_tree, write_json
 from pretrain import distributed as D
 from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from pretrain.collate import chunk_length, make_collate, uses_words
 from pretrain.config import RunConfig
 from pretrain.data.meter import MixMeter
-from pretrain.data.shards import TokenShards
-from pretrain.data.stream import PretrainStream, load_mixture, micro_batches
+from pretrain.data.stream import PretrainStream, micro_batches
 from pretrain.loss import loss_sum, target_count
 from pretrain.metrics import MetricsLog
 from pretrain.mfu import flops_per_token, mfu, peak_flops
 from pretrain.models import build_model, enable_activation_checkpointing, transformer_blocks
-from pretrain.objectives import WordTable, chunk_length, expand, make_collate, special_ids, uses_words
+from pretrain.objectives import WordTable, expand, special_ids
+from tokenization.mixture import read_mixture
+from tokenization.shards import TokenShards
 
 CAUSAL = ("clm",)  # objectives whose labels HF shifts by one inside the model
 # Raw tokens per DataLoader item (several micro-batches): a worker -> trainer transfer costs about a
@@ -217,7 +219,7 @@ def train(
 
     # ---- data: each example is chunk_len raw tokens of the mixture stream ------------------
     chunk_len = chunk_length(run)
-    mixture = load_mixture(mixture_path)
+    mixture = read_mixture(mixture_path)
     train_shards = TokenShards(tokens_dir, holdout=run.eval_holdout)
     words = WordTable.from_tokenizer(tokenizer, ids.special) if uses_words(run) else None
     collate = make_collate(run, ids, words, compact=True)  # [L, L] masks are built on the device

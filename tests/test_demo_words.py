@@ -19,12 +19,14 @@ import torch
 from pipeline.cli.demo import encode_for_runs
 from pipeline.cli.manifest import Manifest, load_manifest
 from pipeline.core.atomic import sha256_file, write_arrow, write_json
+from pretrain.collate import chunk_length, make_collate, uses_words
 from pretrain.config import RunConfig
-from pretrain.data.shards import TokenShards
 from pretrain.data.stream import PretrainStream
-from pretrain.objectives import WordTable, chunk_length, make_collate, special_ids, uses_words
+from pretrain.objectives import WordTable, special_ids
 from pretrain.train import load_tokenizer
 from tokenization.encode import encode_dataset
+from tokenization.mixture import mixture_of_weights
+from tokenization.shards import TokenShards
 from tokenization.train import train_tokenizer
 
 DEMO = Path(__file__).resolve().parents[1] / "manifests" / "demo.yaml"
@@ -83,7 +85,7 @@ def _stream(
     table = WordTable.from_tokenizer(tokenizer, ids.special) if uses_words(run) else None
     return PretrainStream(
         TokenShards(root / tokens),
-        {"seed": 3, "sources": {"web": {"weight": 1.0}}},
+        mixture_of_weights({"web": 1.0}, seed=3),
         collate or make_collate(run, ids, table, compact=True),
         chunk_len=chunk_length(run),
         batch_size=run.batch_size,

@@ -1,35 +1,169 @@
-"""The mixture manifest the trainer's stream consumes, GPT-3's Table 2.1 view of it, and materialising it.
+"""The mixture: GPT-3-style source weights become epochs for a token budget, written as one mixture.json.
 
-`build_mixture` turns a solved plan (`pipeline.mix.solve`: epochs per source for a token budget,
-caps re-solved) into `mixture.json` v2: the v1 fields the current stream reads (seed, sources ->
-probability, weight, epochs, ...) plus each source's within-source `sampling` and the sampler's
-format constants.  `materialise` writes the first N examples of the token-level stream as
-fixed-size chunk shards, for trainers that cannot sample at stream time.
+GPT-3 (Table 2.1) fixed each source's share of *training tokens*, not of documents: a small
+high-quality source is repeated (epochs > 1) and a huge one is sub-sampled (epochs < 1).
+    epochs_s = weight_s × budget / tokens_s
+A `max_epochs` cap, when it binds, pins that source at its cap and the remaining weight is
+re-spread over the others in proportion to their weights.
+
+Weights are either `relative` (normalised to sum 1, the default) or `shares`: published
+fractions of the budget used as written (GPT-3's column sums to 1.01 through rounding, and its
+epochs are computed from those rounded shares).  Either way the stream draws sources with
+`probability` = share / sum of shares.  Inside a source, `sampling` (pipeline/core/sampling.py)
+says which documents the stream repeats; `tokenization.stream` realises both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import numpy as np
-import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.core.atomic import sha256_file, write_arrow, write_json
+from pipeline.core.atomic import sha256_file, write_json
+from pipeline.core.config import Strict, format_validation_error
+from pipeline.core.sampling import SamplingConfig
 from tokenization import __version__
-from tokenization.mixing import SamplingConfig
-from tokenization.sampler import BLOCK, TokenMixtureSampler
 
-FORMAT = "yuliao.mixture.v2"
-ROWS_PER_SHARD = 8192
+FORMAT = "yuliao.mixture.v3"
+READABLE_FORMATS = ("yuliao.mixture.v2", FORMAT)  # v2 holds every field v3 reads
+
+
+class MixConfig(Strict):
+    """The manifest's `mix:` section."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    budget_tokens: int | None = Field(
+        default=None, gt=0, description="training tokens; default = sum of tokens"
+    )
+    weights: Literal["relative", "shares"] = Field(
+        default="relative",
+        description="relative: normalised to sum 1; shares: published fractions of the budget, used as written",
+    )
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SourceMix:
+    name: str
+    tokens: int
+    weight_given: float  # as written in the manifest
+    weight: float  # share of the budget after normalisation and, if a cap bound, re-solving
+    probability: float  # stream-time sampling probability (weights always sum to 1 here)
+    epochs: float
+    tokens_drawn: float
+    capped: bool
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    budget_tokens: int
+    weight_sum_given: float
+    sources: list[SourceMix]
+
+
+def solve(
+    names: list[str],
+    weights: list[float],
+    tokens: list[int],
+    budget: int,
+    max_epochs: list[float | None] | None = None,
+    normalize: bool = True,
+) -> MixPlan:
+    if not (len(names) == len(weights) == len(tokens)):
+        raise ValueError("names, weights and tokens must have the same length")
+    if not all(w > 0 and math.isfinite(w) for w in weights) or not math.isfinite(sum(weights)):
+        raise ValueError(f"every weight must be a positive finite number, got {weights}")
+    if not all(c is None or (c > 0 and math.isfinite(c)) for c in max_epochs or ()):
+        raise ValueError(f"every max_epochs must be a positive finite number, got {max_epochs}")
+    if any(t <= 0 for t in tokens):
+        bad = [n for n, t in zip(names, tokens, strict=True) if t <= 0]
+        raise ValueError(f"sources with no tokens cannot be mixed: {bad}")
+    if budget <= 0:
+        raise ValueError("budget must be positive")
+    caps = max_epochs or [None] * len(names)
+    total_w = float(sum(weights))
+    target = 1.0 if normalize else total_w  # total share of the budget the mix draws
+    share = [target * w / total_w for w in weights]
+    capped: set[int] = set()
+    while True:
+        free = [i for i in range(len(names)) if i not in capped]
+        pinned = sum(share[i] for i in capped)
+        free_w = sum(weights[i] for i in free)
+        for i in free:
+            share[i] = (target - pinned) * weights[i] / free_w
+        newly = [
+            i
+            for i in free
+            if caps[i] is not None and share[i] * budget / tokens[i] > caps[i] + 1e-12  # type: ignore[operator]
+        ]
+        if not newly:
+            break
+        for i in newly:
+            share[i] = caps[i] * tokens[i] / budget  # type: ignore[operator]
+            capped.add(i)
+        if len(capped) == len(names):
+            raise ValueError("every source is capped by max_epochs: the budget needs more data")
+    rows = [
+        SourceMix(
+            name=names[i],
+            tokens=tokens[i],
+            weight_given=weights[i],
+            weight=share[i],
+            probability=share[i] / target,
+            epochs=share[i] * budget / tokens[i],
+            tokens_drawn=share[i] * budget,
+            capped=i in capped,
+        )
+        for i in range(len(names))
+    ]
+    return MixPlan(budget_tokens=budget, weight_sum_given=total_w, sources=rows)
+
+
+class MixtureSource(BaseModel):
+    """One source of mixture.json; the stream needs `probability` and `sampling`, the rest is the plan."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str | None = None
+    probability: float = Field(ge=0)
+    weight: float | None = Field(default=None, ge=0)
+    weight_given: float | None = Field(default=None, ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+    epochs: float | None = Field(default=None, ge=0)
+    tokens_drawn: float | None = Field(default=None, ge=0)
+    capped: bool = False
+    sampling: SamplingConfig = SamplingConfig()
+
+
+class Mixture(BaseModel):
+    """mixture.json: what `yuliao mix` writes and the trainer, the materialiser and the tokenizer read."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    format: str
+    seed: int = 0
+    budget_tokens: int | None = Field(default=None, gt=0)
+    weight_sum_given: float | None = None
+    unit: Literal["tokens"] = "tokens"
+    sources: dict[str, MixtureSource] = Field(min_length=1)
+    resolved: list[str] = Field(default_factory=list)
+    tokens: dict[str, str] | None = None
+    code_version: str | None = None
 
 
 def build_mixture(
-    plan, sampling: dict[str, SamplingConfig] | None = None, seed: int = 0, tokens_dir: Path | None = None
+    plan: MixPlan,
+    sampling: dict[str, SamplingConfig] | None = None,
+    seed: int = 0,
+    tokens_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """mixture.json v2 from a `pipeline.mix.MixPlan`."""
+    """mixture.json from a solved plan, each source with its within-source sampling."""
     sampling = sampling or {}
     mixture: dict[str, Any] = {
         "format": FORMAT,
@@ -37,11 +171,6 @@ def build_mixture(
         "budget_tokens": plan.budget_tokens,
         "weight_sum_given": plan.weight_sum_given,
         "unit": "tokens",
-        "sampler": {
-            "module": "tokenization.sampler",
-            "block": BLOCK,
-            "rule": "source ~ probability per chunk",
-        },
         "sources": {
             s.name: {**asdict(s), "sampling": sampling.get(s.name, SamplingConfig()).model_dump(mode="json")}
             for s in plan.sources
@@ -54,24 +183,80 @@ def build_mixture(
             "path": str(Path(tokens_dir).resolve()),
             "manifest_sha256": sha256_file(Path(tokens_dir) / "manifest.json"),
         }
-        docs = json.loads((Path(tokens_dir) / "manifest.json").read_text()).get("docs_per_source") or {}
-        for name, q in document_probabilities(mixture["sources"], docs).items():
-            mixture["sources"][name]["document_probability"] = q
-    return mixture
+    return validate_mixture(mixture)
 
 
-def document_probabilities(sources: dict[str, Any], docs: dict[str, int]) -> dict[str, float]:
-    """Per-source probabilities for a stream that draws a source per DOCUMENT (not per chunk).
+def mixture_of_weights(
+    weights: dict[str, float], seed: int = 0, **sampling: SamplingConfig
+) -> dict[str, Any]:
+    """A mixture that only fixes stream probabilities (weights normalised), for runs with no plan."""
+    total = sum(weights.values())
+    sources = {
+        name: {
+            "probability": w / total,
+            "sampling": sampling.get(name, SamplingConfig()).model_dump(mode="json"),
+        }
+        for name, w in weights.items()
+    }
+    return validate_mixture({"format": FORMAT, "seed": seed, "sources": sources})
 
-    Drawing documents with the token shares p_s over-weights sources with long documents; drawing
-    them with q_s ∝ p_s / (mean tokens per document + 1 EOS) gives token shares p_s in
-    expectation.  Empty when a source's document count is unknown.
-    """
-    if not all(docs.get(n, 0) > 0 for n in sources):
-        return {}
-    raw = {n: float(s["probability"]) / (int(s["tokens"]) / docs[n] + 1.0) for n, s in sources.items()}
+
+def validate_mixture(data: Any, where: str = "mixture") -> dict[str, Any]:
+    """The mixture as a plain dict, checked against the format; errors name the field and the fix."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    if data.get("format") not in READABLE_FORMATS:
+        raise ValueError(
+            f"{where}: format is {data.get('format')!r}, this version reads {', '.join(READABLE_FORMATS)}; "
+            "write it again with `yuliao mix`"
+        )
+    if data["format"] != FORMAT:  # v2 carried fields the stream now derives itself
+        data = {k: v for k, v in data.items() if k != "sampler"}
+        data["sources"] = {
+            n: {k: v for k, v in s.items() if k != "document_probability"} for n, s in data["sources"].items()
+        }
+    try:
+        checked = Mixture.model_validate(data)
+    except ValidationError as e:
+        raise ValueError(f"{where}: {format_validation_error(e)}") from None
+    if sum(s.probability for s in checked.sources.values()) <= 0:
+        raise ValueError(f"{where}: sources.*.probability: no source has a positive probability")
+    return checked.model_dump(mode="json", exclude_none=True)
+
+
+def read_mixture(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"mixture not found: {path} (write one with `yuliao mix`)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from None
+    return validate_mixture(data, str(path))
+
+
+def write_mixture(path: str | Path, mixture: dict[str, Any]) -> None:
+    write_json(Path(path), validate_mixture(mixture, str(path)))
+
+
+def source_probabilities(mixture: dict[str, Any]) -> dict[str, float]:
+    """Source -> stream probability (sources with 0 left out), normalised, in name order."""
+    raw = {s: float(v["probability"]) for s, v in sorted(mixture["sources"].items())}
+    raw = {s: p for s, p in raw.items() if p > 0}
     total = sum(raw.values())
-    return {n: q / total for n, q in raw.items()}
+    return {s: p / total for s, p in raw.items()}
+
+
+def mixture_digest(mixture: dict[str, Any]) -> str:
+    """What decides the document stream: its sources (probabilities and sampling) and seed."""
+    decides = {
+        "seed": int(mixture["seed"]),
+        "sources": {
+            s: {"probability": float(v["probability"]), "sampling": v.get("sampling", {})}
+            for s, v in sorted(mixture["sources"].items())
+        },
+    }
+    return hashlib.sha256(json.dumps(decides, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def table_2_1(mixture: dict[str, Any]) -> str:
@@ -83,17 +268,24 @@ def table_2_1(mixture: dict[str, Any]) -> str:
         "-" * 100,
     ]
     for name, s in mixture["sources"].items():
+        within = s.get("sampling", {}).get("method", "uniform")
+        if s.get("epochs") is None:  # a mixture of weights only: no plan to show
+            lines.append(
+                f"{name:<16}{'':>17}{'':>8}{'':>8}{float(s['probability']):>8.1%}{'':>8}{'':>18}  {within}"
+            )
+            continue
         e = float(s["epochs"])
         how = "up-sampled" if e > 1 + 1e-9 else "down-sampled" if e < 1 - 1e-9 else "once"
         flag = " (capped: re-solved)" if s.get("capped") else ""
-        within = s.get("sampling", {}).get("method", "uniform")
         given = float(s.get("weight_given", s["weight"]))
         lines.append(
             f"{name:<16}{int(s['tokens']):>17,}{given:>8.3g}{float(s['weight']):>8.1%}"
             f"{float(s['probability']):>8.1%}{e:>8.2f}{float(s['tokens_drawn']):>18,.0f}  {how}, {within}{flag}"
         )
-    total = float(mixture["weight_sum_given"])
-    drawn = sum(float(s["tokens_drawn"]) for s in mixture["sources"].values())
+    if mixture.get("budget_tokens") is None:
+        return "\n".join([*lines, "no token budget: stream probabilities only"])
+    total = float(mixture.get("weight_sum_given") or 0.0)
+    drawn = sum(float(s.get("tokens_drawn") or 0.0) for s in mixture["sources"].values())
     lines.append(
         f"budget {int(mixture['budget_tokens']):,} tokens, {drawn:,.0f} drawn; weights given summed to "
         f"{total:g}, stream probability p = weight / sum of weights"
@@ -104,42 +296,3 @@ def table_2_1(mixture: dict[str, Any]) -> str:
             "the remaining weight re-spread over the other sources in proportion to their weights"
         )
     return "\n".join(lines)
-
-
-def materialise(
-    mixture: dict[str, Any], tokens_dir: str | Path, out_dir: str | Path, chunk_len: int, examples: int
-) -> dict[str, Any]:
-    """Write examples [0, examples) of the token-level stream as shards of fixed-size chunks."""
-    sampler, docs = TokenMixtureSampler.from_tokens_dir(tokens_dir, mixture, chunk_len)
-    out_dir = Path(out_dir)
-    dtype = json.loads((Path(tokens_dir) / "manifest.json").read_text())["dtype"]
-    shards, per_source = [], dict.fromkeys(sampler.sources, 0)
-    for i, lo in enumerate(range(0, examples, ROWS_PER_SHARD)):
-        g = np.arange(lo, min(examples, lo + ROWS_PER_SHARD), dtype=np.int64)
-        src, _ = sampler.plan(g)
-        tokens = sampler.chunks(g, docs.doc).astype(dtype)
-        names = [sampler.sources[k] for k in src]
-        for n in names:
-            per_source[n] += chunk_len
-        table = pa.table(
-            {
-                "example": pa.array(g, pa.int64()),
-                "source": pa.array(names, pa.string()),
-                "input_ids": pa.FixedSizeListArray.from_arrays(pa.array(tokens.reshape(-1)), chunk_len),
-            }
-        )
-        path = out_dir / f"mix-{i:05d}.arrow"
-        write_arrow(path, table)
-        shards.append({"path": path.name, "rows": len(g), "sha256": sha256_file(path)})
-    manifest = {
-        "format": FORMAT + ".materialised",
-        "chunk_len": chunk_len,
-        "examples": examples,
-        "dtype": dtype,
-        "shards": shards,
-        "tokens_per_source": per_source,
-        "share_per_source": {s: n / max(1, examples * chunk_len) for s, n in per_source.items()},
-        "mixture": mixture,
-    }
-    write_json(out_dir / "manifest.json", manifest)
-    return manifest

@@ -10,7 +10,6 @@ and the same seed gives the same sample.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,33 +18,30 @@ import numpy as np
 
 from pipeline.core.rng import name_key, uniform
 from tokenization.inputs import DatasetError, Doc
+from tokenization.mixture import read_mixture, source_probabilities
 
 log = logging.getLogger(__name__)
 _BATCH = 1024
 
 
 def load_weights(path: str | Path) -> dict[str, float]:
-    """Source -> weight from a mixture.json (`probability`, else `weight`) or a run manifest YAML."""
+    """Source -> weight from a mixture.json (its stream probabilities) or a run manifest YAML (`weight`s)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"mixture not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        try:
+            return source_probabilities(read_mixture(path))
+        except ValueError as e:
+            raise DatasetError(str(e)) from None
+    import yaml
 
-        data = yaml.safe_load(text) or {}
-        sources = {s["name"]: s for s in data.get("sources", []) if isinstance(s, dict) and "name" in s}
-    else:
-        data = json.loads(text)
-        sources = data.get("sources", {}) if isinstance(data, dict) else {}
-    weights = {
-        str(name): float(v.get("probability", v.get("weight", 0.0)))
-        for name, v in sources.items()
-        if isinstance(v, dict)
-    }
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    sources = [s for s in data.get("sources", []) if isinstance(s, dict) and "name" in s]
+    weights = {str(s["name"]): float(s.get("weight", 0.0)) for s in sources}
     weights = {k: w for k, w in weights.items() if w > 0}
     if not weights:
-        raise DatasetError(f"{path}: no sources with a positive weight/probability")
+        raise DatasetError(f"{path}: no sources with a positive weight")
     return dict(sorted(weights.items()))
 
 

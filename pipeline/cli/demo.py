@@ -43,11 +43,10 @@ def demo_command(
 
     import torch
 
-    from pipeline.cli.mixing import plan_mixture
-    from pipeline.core.atomic import write_json
+    from pipeline.cli.mix import manifest_mixture
     from pipeline.core.executor import open_client
-    from pipeline.mix import format_table
     from pretrain.runs import train_runs
+    from tokenization.mixture import table_2_1, write_mixture
     from tokenization.train import iter_dataset_texts, train_tokenizer
 
     t0 = time.perf_counter()
@@ -65,9 +64,9 @@ def demo_command(
         encode_for_runs(m, layout.dataset, layout.tokenizer, layout.tokens, client=client)
 
     typer.secho("== 4/5 mix: GPT-3-style weights → epochs", bold=True)
-    plan = plan_mixture(m, layout.tokens, None)
-    typer.echo(format_table(plan))
-    write_json(layout.mixture, plan.to_json(m.mix.seed))
+    mixture = manifest_mixture(m, layout.tokens)
+    typer.echo(table_2_1(mixture))
+    write_mixture(layout.mixture, mixture)
 
     typer.secho("== 5/5 pretrain: four objectives", bold=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -84,7 +83,7 @@ def demo_command(
 
 def encode_for_runs(m: Manifest, dataset: Path, tok_dir: Path, tokens: Path, client=None) -> dict[str, Any]:
     """Encode the dataset for the manifest's runs: with jieba word starts when one of them masks words."""
-    from pretrain.objectives import uses_words
+    from pretrain.collate import uses_words
     from tokenization.encode import encode_dataset
 
     # Without stored starts, whole-word MLM (and XLNet's word spans) sees each Chinese character as a word.

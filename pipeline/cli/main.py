@@ -6,7 +6,7 @@ import typer
 
 from pipeline.cli.dedup import dedup_command
 from pipeline.cli.demo import demo_command
-from pipeline.cli.mix import mix_command
+from pipeline.cli.mix import deprecated_alias, mix_command
 from pipeline.cli.pretrain import pretrain_command
 from pipeline.cli.quality import quality_train_command
 from pipeline.cli.report import report_command
@@ -22,7 +22,9 @@ app = typer.Typer(
 pipeline_app = typer.Typer(help="Data pipeline jobs on Dask.", no_args_is_help=True)
 pipeline_app.command("run", help="Crawl → cleaned, filtered, deduplicated Arrow dataset.")(run_command)
 pipeline_app.command("dedup", help="Exact + MinHash near-dedup of a JSONL/Parquet/Arrow file.")(dedup_command)
-pipeline_app.command("mix", help="GPT-3-style epochs per source for a token budget.")(mix_command)
+pipeline_app.command("mix", help="Deprecated: use `yuliao mix`.", deprecated=True)(
+    deprecated_alias("pipeline mix")
+)
 app.add_typer(pipeline_app, name="pipeline")
 
 
@@ -38,7 +40,11 @@ quality_app.command(
     "train", help="Train a hashed n-gram logistic regression: reference (positive) vs crawl."
 )(quality_train_command)
 app.add_typer(quality_app, name="quality")
+tokenizer_app.command("mix", help="Deprecated: use `yuliao mix`.", deprecated=True)(
+    deprecated_alias("tokenizer mix")
+)
 app.add_typer(tokenizer_app, name="tokenizer", help="Train tokenizers and encode datasets into token shards.")
+app.command("mix", help="Source weights → epochs for a token budget; writes mixture.json.")(mix_command)
 app.command("pretrain", help="Train the manifest's runs (plain or under torchrun).")(pretrain_command)
 app.command("report", help="Re-render the summary and report of a finished run.")(report_command)
 app.command("demo", help="The whole chain on the bundled sample.")(demo_command)

@@ -7,16 +7,17 @@ that name the field and say how to fix it, before any work starts.
 
 from __future__ import annotations
 
-import reprlib
 from pathlib import Path, PurePosixPath
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pipeline.config import MixConfig, PipelineConfig, SourcesMixin, Strict
+from pipeline.config import PipelineConfig, SourcesMixin, Strict
+from pipeline.core.config import format_validation_error
 from pipeline.core.layout import RunLayout, run_layout
 from pretrain.config import PretrainConfig
 from tokenization.config import TokenizerConfig
+from tokenization.mixture import MixConfig
 
 
 class PretrainData(Strict):
@@ -70,35 +71,6 @@ class ManifestError(ValueError):
     """An invalid manifest; the message lists every bad field with a fix."""
 
 
-_FIXES = {
-    "extra_forbidden": "unknown field — remove it or check its spelling",
-    "greater_than": "must be greater than {gt}",
-    "missing": "required field — add it",
-    "too_short": "must not be empty",
-    "literal_error": "must be one of {expected}",
-    "string_pattern_mismatch": "must match {pattern}",
-    "finite_number": "must be a finite number",
-}
-MAX_SHOWN = 200  # characters of a bad value echoed in an error message
-
-_short = reprlib.Repr()
-_short.maxstring = _short.maxother = 80
-_short.maxlevel, _short.maxdict, _short.maxlist = 3, 6, 6
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}… ({len(text):,} characters)"
-
-
-def _describe(err: dict) -> str:
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    fix = _FIXES.get(err["type"])
-    if fix:
-        fix = fix.format(**(err.get("ctx") or {}))
-        return f"{loc}: {fix} (got {_clip(_short.repr(err.get('input')))})"
-    return f"{loc}: {_clip(err['msg'])}"
-
-
 class _NoAliasLoader(yaml.SafeLoader):
     """SafeLoader that refuses anchors and aliases: nine lines of nested aliases expand to gigabytes
     ("billion laughs"), and a manifest never needs them."""
@@ -135,8 +107,7 @@ def parse_manifest(data: dict, base_dir: Path, origin: str = "manifest") -> Mani
     try:
         return Manifest.model_validate({**data, "base_dir": base_dir})
     except ValidationError as e:
-        lines = "\n  ".join(_describe(err) for err in e.errors())
-        raise ManifestError(f"{origin} is invalid:\n  {lines}") from None
+        raise ManifestError(f"{origin} is invalid:\n  {format_validation_error(e)}") from None
 
 
 def load_manifest(path: str | Path) -> Manifest:

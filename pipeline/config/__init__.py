@@ -12,7 +12,6 @@ from pipeline.config.dedup import DedupConfig
 from pipeline.config.extract import ExtractConfig
 from pipeline.config.filters import FilterConfig
 from pipeline.config.langid import LangIdConfig
-from pipeline.config.mix import MixConfig
 from pipeline.config.pii import PiiConfig
 from pipeline.config.pipeline import PipelineConfig
 from pipeline.config.quality import QualityConfig, QualityTrainConfig
@@ -27,7 +26,6 @@ __all__ = [
     "ExtractConfig",
     "FilterConfig",
     "LangIdConfig",
-    "MixConfig",
     "PipelineConfig",
     "QualityConfig",
     "QualityTrainConfig",

@@ -1,9 +1,5 @@
-"""The strict base every config model shares: unknown fields are errors, values immutable."""
+"""The strict config base lives in the core (pipeline/core/config.py), shared by every part."""
 
-from __future__ import annotations
+from pipeline.core.config import Strict
 
-from pydantic import BaseModel, ConfigDict
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["Strict"]

@@ -1,6 +1,5 @@
-"""Token shards, the deterministic mixture stream and the per-objective IterableDataset."""
+"""The trainer's side of the data: the per-rank IterableDataset and the realised-mixture meter."""
 
-from pretrain.data.shards import TokenShards
-from pretrain.data.stream import DocStream, PretrainStream, load_mixture
+from pretrain.data.stream import PretrainStream, micro_batches
 
-__all__ = ["DocStream", "PretrainStream", "TokenShards", "load_mixture"]
+__all__ = ["PretrainStream", "micro_batches"]

@@ -1,6 +1,6 @@
 """Realised mixture: tokens and epochs per source in the prefix of the token stream consumed so far.
 
-The mixture's `probability` is a share of TOKENS (GPT-3 style, pipeline/mix.py); the stream draws
+The mixture's `probability` is a share of TOKENS (GPT-3 style, tokenization/mixture.py); the stream draws
 DOCUMENTS, weighting each source by share / mean document length, so the realised token shares
 meet the target in expectation; the meter shows how closely next to the target at every log step
 (and epochs per source: documents drawn / documents).  It
@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pretrain.data.shards import TokenShards
-from pretrain.data.stream import DocStream
+from tokenization.shards import TokenShards
+from tokenization.stream import DocStream
 
 
 class MixMeter:

@@ -27,7 +27,7 @@ from pretrain.objectives.packing import segments
 from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
-    from pretrain.objectives import SpecialIds
+    from pretrain.objectives.special_ids import SpecialIds
     from pretrain.objectives.words import WordTable
 
 

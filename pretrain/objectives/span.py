@@ -14,7 +14,7 @@ import torch
 from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
-    from pretrain.objectives import SpecialIds
+    from pretrain.objectives.special_ids import SpecialIds
 
 
 def _span_counts(length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from pipeline.core.atomic import sha256_file, write_arrow, write_json
+from tokenization.mixture import mixture_of_weights, write_mixture
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>", "<cls>", "<sep>"]
 WEIGHTS = {"web": 0.5, "books": 0.3, "code": 0.2}
@@ -163,12 +164,8 @@ def build_tokens(
 def build_mixture(
     path: Path, weights: dict[str, float], seed: int = 1234, budget_tokens: int = 100_000
 ) -> None:
-    total = sum(weights.values())
-    sources = {
-        s: {"weight": w / total, "tokens": int(budget_tokens * w / total), "epochs": 1.0}
-        for s, w in weights.items()
-    }
-    path.write_text(json.dumps({"seed": seed, "budget_tokens": budget_tokens, "sources": sources}))
+    """A mixture.json as `yuliao mix` writes it: stream probabilities = the normalised weights."""
+    write_mixture(path, {**mixture_of_weights(weights, seed), "budget_tokens": budget_tokens})
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import yaml
 from transformers import PreTrainedTokenizerFast
 
 from pipeline.cli.manifest import ManifestError, load_manifest, parse_manifest
+from pretrain.collate import chunk_length, make_collate, uses_words
 from pretrain.config import COMPATIBLE
 from pretrain.data.stream import PretrainStream
 from pretrain.loss import loss_sum, target_count
 from pretrain.models import AUTO_CLASS, build_model
-from pretrain.objectives import WordTable, chunk_length, make_collate, special_ids, uses_words
+from pretrain.objectives import WordTable, special_ids
 from pretrain.train import CAUSAL, model_inputs
 from tests.pretrain.fixtures import Workspace, build_workspace
 

@@ -21,8 +21,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from pretrain.collate import chunk_length
 from pretrain.config import ModelConfig, PretrainConfig, RunConfig
-from pretrain.objectives import SpecialIds, WordTable, chunk_length, clm_collate, mlm_collate, plm_collate
+from pretrain.objectives import SpecialIds, WordTable, clm_collate, mlm_collate, plm_collate
 from pretrain.objectives.masks import expand
 from pretrain.objectives.packing import segments
 from pretrain.objectives.plm import permutation_masks, sample_spans, sample_targets, span_steps

@@ -17,16 +17,7 @@ from transformers import AutoTokenizer
 
 from pipeline.core.atomic import read_arrow
 from pretrain.data.meter import MixMeter
-from pretrain.data.shards import TokenShards
-from pretrain.data.stream import (
-    BLOCK,
-    WINDOW,
-    DocStream,
-    PretrainStream,
-    load_mixture,
-    micro_batches,
-    mixture_digest,
-)
+from pretrain.data.stream import PretrainStream, micro_batches
 from pretrain.objectives import SpecialIds, clm_collate, mlm_collate
 from tests.pretrain.fixtures import (
     WEIGHTS,
@@ -37,6 +28,9 @@ from tests.pretrain.fixtures import (
     make_docs,
     word_start_flags,
 )
+from tokenization.mixture import mixture_digest, mixture_of_weights, read_mixture
+from tokenization.shards import TokenShards
+from tokenization.stream import BLOCK, WINDOW, DocStream
 
 IDS = SpecialIds(vocab_size=600)
 MLM = partial(mlm_collate, ids=IDS, seq_len=18)  # random masks: content depends on the example rng
@@ -77,7 +71,7 @@ def test_shards_expose_every_document(ws: Workspace) -> None:
 
 
 def test_mixture_realises_weights(ws: Workspace) -> None:
-    stream = DocStream(TokenShards(ws.tokens_dir), load_mixture(ws.mixture_path))
+    stream = DocStream(TokenShards(ws.tokens_dir), read_mixture(ws.mixture_path))
     sources, docs = stream.documents(40_000)
     # the weights are shares of TOKENS: documents are drawn by share / mean document length ...
     mean = {s: stream.shards.doc_lengths(s).mean() + 1 for s in WEIGHTS}  # + EOS
@@ -102,7 +96,7 @@ def test_mixture_realises_weights(ws: Workspace) -> None:
 
 def test_token_stream_joins_documents_with_eos(ws: Workspace, tmp_path: Path) -> None:
     shards = TokenShards(ws.tokens_dir)
-    stream = DocStream(shards, load_mixture(ws.mixture_path))
+    stream = DocStream(shards, read_mixture(ws.mixture_path))
     sources, docs = stream.documents(50)
     expected = np.concatenate(
         [np.append(shards.doc(s, int(d)), shards.eos_id) for s, d in zip(sources, docs, strict=True)]
@@ -114,7 +108,7 @@ def test_token_stream_joins_documents_with_eos(ws: Workspace, tmp_path: Path) ->
 
     only_books = tmp_path / "mix.json"  # a zero weight source is never drawn
     build_mixture(only_books, {"books": 1.0, "web": 0.0})
-    assert set(DocStream(shards, load_mixture(only_books)).documents(1000)[0]) == {"books"}
+    assert set(DocStream(shards, read_mixture(only_books)).documents(1000)[0]) == {"books"}
 
 
 def test_ranks_are_disjoint_and_cover_the_single_rank_stream(ws: Workspace) -> None:
@@ -169,7 +163,7 @@ def test_resume_continues_with_the_next_example(ws: Workspace) -> None:
     for _ in range(5):
         next(batches)
     state = stream.state_dict()
-    assert state == {"seed": 7, "consumed": 20, "mixture": mixture_digest(load_mixture(ws.mixture_path))}
+    assert state == {"seed": 7, "consumed": 20, "mixture": mixture_digest(read_mixture(ws.mixture_path))}
     expected = next(batches)
 
     resumed = _stream(ws)
@@ -193,7 +187,7 @@ def test_resume_refuses_a_changed_mixture(ws: Workspace, tmp_path: Path) -> None
     """A re-mixed mixture.json (another mix.seed, or other weights) draws other documents for the
     same examples, so a checkpoint of the old mixture is not resumed on it."""
     state = _stream(ws).state_dict()
-    mixture = load_mixture(ws.mixture_path)
+    mixture = read_mixture(ws.mixture_path)
     for changed in (
         {**mixture, "seed": mixture["seed"] + 1},
         {**mixture, "sources": {s: {**v, "probability": 0.5} for s, v in mixture["sources"].items()}},
@@ -254,7 +248,7 @@ def test_clm_examples_are_a_windowed_shuffle_of_the_token_stream(ws: Workspace) 
 def test_ten_thousand_shards_start_lazily(tmp_path: Path) -> None:
     """No index build at start: the manifest is read, a shard is opened when a document is needed."""
     weights = build_many_shards(tmp_path / "many", 10_000)
-    mixture = {"seed": 3, "sources": {s: {"weight": w} for s, w in weights.items()}}
+    mixture = mixture_of_weights(weights, seed=3)
     t0 = time.perf_counter()
     stream = PretrainStream(tmp_path / "many", mixture, clm_collate, chunk_len=32, batch_size=4, seed=0)
     started = time.perf_counter() - t0
@@ -295,7 +289,7 @@ def test_stored_word_starts_reach_the_collator(tmp_path: Path) -> None:
     ws = build_workspace(tmp_path, per_source=20, word_starts=True)
     shards = TokenShards(ws.tokens_dir)
     tokenizer = AutoTokenizer.from_pretrained(ws.tokenizer_dir)
-    stream = DocStream(shards, load_mixture(ws.mixture_path))
+    stream = DocStream(shards, read_mixture(ws.mixture_path))
     sources, doc_ids = stream.documents(30)
     expected = np.concatenate(
         [
@@ -342,7 +336,7 @@ def test_heldout_slice_is_disjoint_and_deterministic(ws: Workspace) -> None:
 
 def test_mix_meter_counts_tokens_and_epochs(ws: Workspace) -> None:
     shards = TokenShards(ws.tokens_dir)
-    mixture = load_mixture(ws.mixture_path)
+    mixture = read_mixture(ws.mixture_path)
     meter, reference = MixMeter(shards, mixture), DocStream(shards, mixture)
     for n in (100, 5_000, 60_000, 200_000):
         mix = meter.update(n)

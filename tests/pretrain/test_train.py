@@ -18,12 +18,13 @@ import torch
 from transformers import AutoTokenizer
 
 from pretrain.config import ModelConfig, RunConfig
-from pretrain.data.shards import TokenShards
-from pretrain.data.stream import WINDOW, DocStream, load_mixture
 from pretrain.metrics import read_metrics
 from pretrain.models import AUTO_CLASS, build_model, enable_activation_checkpointing
 from pretrain.train import lr_at, train
 from tests.pretrain.fixtures import Workspace, build_mixture, build_workspace
+from tokenization.mixture import read_mixture
+from tokenization.shards import TokenShards
+from tokenization.stream import WINDOW, DocStream
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS = [
@@ -312,7 +313,7 @@ def test_ddp_and_fsdp_ranks_match_one_process(ws: Workspace, tmp_path: Path) -> 
     )
     assert not rank0.keys() & rank1.keys() and sorted(rank0.keys() | rank1.keys()) == list(range(WINDOW))
     shards = TokenShards(ws.tokens_dir)
-    stream = DocStream(shards, load_mixture(tmp_path / "web.json"))
+    stream = DocStream(shards, read_mixture(tmp_path / "web.json"))
     window = stream.tokens(0, WINDOW * 16).reshape(WINDOW, 16)
     union = sorted(map(tuple, [*rank0.values(), *rank1.values()]))
     assert union == sorted(map(tuple, window.tolist()))  # the same chunks, each exactly once

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from pipeline.cli.tokenizer import app
 from pipeline.core.atomic import sha256_file, write_arrow, write_json
 from tokenization.inputs import DatasetError, iter_input_docs, iter_inputs, source_text_bytes
+from tokenization.mixture import mixture_of_weights
 from tokenization.sample import load_weights, sample_docs, sample_rates
 
 EN = "The lighthouse keeper climbed the stairs at dusk. "
@@ -67,16 +68,14 @@ def test_inputs_give_sources(tmp_path: Path):
 
 
 def test_load_weights_from_mixture_json_and_manifest(tmp_path: Path):
-    (tmp_path / "m.json").write_text(
-        json.dumps({"sources": {"a": {"probability": 0.25, "weight": 9}, "b": {"weight": 3}}})
-    )
-    assert load_weights(tmp_path / "m.json") == {"a": 0.25, "b": 3.0}
+    (tmp_path / "m.json").write_text(json.dumps(mixture_of_weights({"a": 1, "b": 3})))
+    assert load_weights(tmp_path / "m.json") == {"a": 0.25, "b": 0.75}  # the stream's probabilities
     (tmp_path / "m.yaml").write_text(
         yaml.safe_dump({"sources": [{"name": "a", "weight": 0.6}, {"name": "b", "weight": 0.4}]})
     )
     assert load_weights(tmp_path / "m.yaml") == {"a": 0.6, "b": 0.4}
-    (tmp_path / "bad.json").write_text(json.dumps({"sources": {}}))
-    with pytest.raises(DatasetError, match="no sources"):
+    (tmp_path / "bad.json").write_text(json.dumps({**mixture_of_weights({"a": 1}), "sources": {}}))
+    with pytest.raises(DatasetError, match="sources"):
         load_weights(tmp_path / "bad.json")
 
 
@@ -104,9 +103,7 @@ def test_cli_train_with_mixture_and_kind(tmp_path: Path):
         tmp_path / "ds",
         {"poems": [f"{ZH}第{i}首" for i in range(60)], "prose": [f"{EN} n{i}" for i in range(240)]},
     )
-    (tmp_path / "mix.json").write_text(
-        json.dumps({"seed": 0, "sources": {"poems": {"probability": 0.8}, "prose": {"probability": 0.2}}})
-    )
+    (tmp_path / "mix.json").write_text(json.dumps(mixture_of_weights({"poems": 0.8, "prose": 0.2})))
     runner = CliRunner()
     args = ["train", "--input", str(ds), "--tokenizer", str(tmp_path / "tok"), "--vocab-size", "600"]
     r = runner.invoke(app, [*args, "--mixture", str(tmp_path / "mix.json"), "--kind", "char", "--seed", "3"])

@@ -1,17 +1,15 @@
-"""`yuliao tokenizer ...`: train a tokenizer, encode a dataset, mix.  One module per command, lazy heavy imports."""
+"""`yuliao tokenizer ...`: train a tokenizer, encode a dataset.  One module per command, lazy heavy imports."""
 
 from __future__ import annotations
 
 import typer
 
 from pipeline.cli.tokenizer.encode import encode
-from pipeline.cli.tokenizer.mix import mix
 from pipeline.cli.tokenizer.train import train
 
 app = typer.Typer(
-    help="Train tokenizers (bpe, char, wordpiece), encode pipeline datasets into token shards, mix them.",
+    help="Train tokenizers (bpe, char, wordpiece), encode pipeline datasets into token shards.",
     no_args_is_help=True,
 )
 app.command("train")(train)
 app.command("encode")(encode)
-app.command("mix")(mix)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from pipeline.cli.main import app
 from pipeline.cli.manifest import ManifestError, load_manifest, parse_manifest
 from pipeline.core.atomic import UnsafePathError, resolve_inside
-from pipeline.mix import format_table, solve
+from tokenization.mixture import build_mixture, solve, table_2_1
 
 # Nine lines, nine aliases per level: 9**9 (387 million) strings once expanded, under an unknown key.
 ALIAS_BOMB = """\
@@ -90,7 +90,7 @@ def test_the_mix_solver_refuses_infinite_weights_instead_of_printing_nan() -> No
         solve(["a", "b"], [1e308, 1e308], [10, 10], 100)  # each finite, the sum is not
     with pytest.raises(ValueError, match="max_epochs"):
         solve(["a", "b"], [1.0, 1.0], [10, 10], 100, max_epochs=[math.nan, None])
-    assert "nan" not in format_table(solve(["a", "b"], [1e300, 1.0], [10, 10], 100))
+    assert "nan" not in table_2_1(build_mixture(solve(["a", "b"], [1e300, 1.0], [10, 10], 100)))
 
 
 def _run(name: str) -> dict:

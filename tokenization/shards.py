@@ -1,4 +1,4 @@
-"""Read-only view of the tokenization stage's Arrow shards: the manifest at start, each shard on first use.
+"""The one reader of the token shards `encode` writes: the manifest at start, each shard on first use.
 
 Start-up reads `TOKENS/manifest.json` only (no shard is opened, no index is built), so 10,000+
 shards start in milliseconds on every rank and worker.  A shard is opened the first time one of
@@ -57,7 +57,15 @@ class _OpenShard:
             else None
         )
         self._sources = table.column("source")
+        self._table = table
         self._rows: dict[str, np.ndarray] = {}
+
+    def values(self, name: str, rows: np.ndarray) -> np.ndarray | None:
+        """A carried per-document column at these rows as float64 (None when the shard lacks it)."""
+        if name not in self._table.column_names:
+            return None
+        column = self._table.column(name).combine_chunks().cast(pa.float64())
+        return column.take(pa.array(rows)).to_numpy(zero_copy_only=False)
 
     def rows_of(self, source: str, single_source: bool) -> np.ndarray | None:
         """Row numbers holding `source`, in order (None: every row does)."""
@@ -279,6 +287,20 @@ class TokenShards:
                 if flags is not None:
                     flags[j] = opened.starts(row, len(tokens[j]))
         return tokens, flags
+
+    def column(self, source: str, name: str) -> np.ndarray | None:
+        """A per-document column the encoder carried (quality_score, cluster_size) for every document of
+        `source` in this view, in doc-id order; None unless every shard of the source has it."""
+        shard, k = self._where(source, np.arange(self.num_docs(source)))
+        out = np.empty(len(k), np.float64)
+        for i in np.unique(shard):
+            sel = shard == i
+            opened, rows = self._rows(int(i), source, k[sel])
+            got = opened.values(name, rows)
+            if got is None:
+                return None
+            out[sel] = got
+        return out
 
     def locate(self, source: str, doc_id: int) -> tuple[str, int]:
         """(shard path relative to the tokens dir, row) of a document: where it came from."""

@@ -16,8 +16,8 @@ pipeline may write and encoding carries into the token shards:
 
 Weights become expected copies per *pass* over the source, scaled so a pass holds the source's
 own token count in expectation: then `epochs` from the token-weighted solve (tokens drawn /
-source tokens) still counts passes.  The stream-time sampler realises the copies per pass with
-counter-based draws (`tokenization.sampler`).
+source tokens) still counts passes.  `tokenization.order` realises the copies pass by pass with
+seeded draws, so a rerun and every rank see the same copies.
 """
 
 from __future__ import annotations
