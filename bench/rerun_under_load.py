@@ -49,7 +49,7 @@ def dataset_files(out: Path) -> dict[str, bytes]:
 
 
 def timeouts(out: Path) -> int:
-    from pipeline import ledger
+    from pipeline.records import ledger
 
     led = ledger.read(out / "dataset" / "ledger")
     return pc.sum(pc.equal(led["reason"], "extract_timeout_nondeterministic")).as_py() or 0

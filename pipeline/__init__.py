@@ -1,3 +1,3 @@
 """Yuliao's data pipeline: crawl → clean, filtered, deduplicated, mixed Arrow datasets."""
 
-__version__ = "0.1.0"
+from pipeline.core.version import __version__ as __version__

@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import ledger
 from pipeline.config import PipelineConfig
 from pipeline.core.atomic import (
     atomic_path,
@@ -34,6 +33,7 @@ from pipeline.core.atomic import (
 )
 from pipeline.io.records import Collector
 from pipeline.io.splits import WHOLE, Split
+from pipeline.records import ledger
 from pipeline.steps import StepResult
 
 # Columns every output document has (the documents contract) come first, then whatever the
@@ -93,6 +93,7 @@ STEP_NAMES = ("decode", "extract", "clean", "boilerplate", "langid", "filter", "
 
 
 def _steps(cfg: PipelineConfig) -> list[tuple[str, Callable[[pa.Table], StepResult]]]:
+    from pipeline.quality.step import quality_score
     from pipeline.steps.boilerplate import remove_boilerplate
     from pipeline.steps.clean import clean
     from pipeline.steps.decode import decode
@@ -100,7 +101,6 @@ def _steps(cfg: PipelineConfig) -> list[tuple[str, Callable[[pa.Table], StepResu
     from pipeline.steps.filters import quality_filter
     from pipeline.steps.langid import identify
     from pipeline.steps.pii import mask_pii
-    from pipeline.steps.quality import quality_score
 
     return [
         ("decode", decode),

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import fsspec
 
-from pipeline import __version__, ledger
 from pipeline.config import PipelineConfig, SourceConfig
 from pipeline.core.atomic import write_bytes, write_json
 from pipeline.core.executor import map_tasks
 from pipeline.core.ownership import OutputConflict, claim_output, input_stamps
+from pipeline.core.version import __version__
 from pipeline.dataset_card import dataset_card
 from pipeline.io.records import InputConfigError
 from pipeline.partition import Partition, run_stage1, run_stage3, stage1_paths
+from pipeline.records import ledger
 
 __all__ = ["OutputConflict", "RunResult", "StrictFailure", "plan_partitions", "run_pipeline"]
 

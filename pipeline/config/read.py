@@ -5,10 +5,15 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from pipeline.config.base import Strict
-from pipeline.io.payload import TEXT_MIME
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+
+# MIME types whose bodies are documents; everything else (CSS, JS, JSON, XML feeds, media)
+# is not pretraining text.  Readers (io.payload) and decode use the same set.
+TEXT_MIME = frozenset(
+    {"text/html", "application/xhtml+xml", "text/plain", "text/markdown", "text/x-markdown"}
+)
 
 
 class ReadConfig(Strict):

@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from pipeline import __version__, ledger
 from pipeline.config import DedupConfig
 from pipeline.core.atomic import (
     is_done,
@@ -38,7 +37,9 @@ from pipeline.core.atomic import (
     write_parquet,
 )
 from pipeline.core.ownership import claim_output, input_stamps
+from pipeline.core.version import __version__
 from pipeline.dedup.plan import Plan
+from pipeline.records import ledger
 
 CHUNK_BYTES = 4 << 20
 OPTIONAL_COLUMNS = ("url", "quality_score")

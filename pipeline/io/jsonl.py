@@ -32,9 +32,9 @@ from typing import IO, Any
 import numpy as np
 
 from pipeline.config.read import ReadConfig
-from pipeline.ids import content_digest
 from pipeline.io.compression import open_decompressed
 from pipeline.io.records import Collector, InputConfigError, utf8_or_none
+from pipeline.records.ids import content_digest
 
 CHUNK = 1 << 20
 PREFLIGHT_LINES = 100

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import codecs
 
-# MIME types whose bodies are documents; everything else (CSS, JS, JSON, XML feeds, media)
-# is not pretraining text.
-TEXT_MIME = frozenset(
-    {"text/html", "application/xhtml+xml", "text/plain", "text/markdown", "text/x-markdown"}
-)
+from pipeline.config.read import TEXT_MIME
+
 HTML_MIME = frozenset({"text/html", "application/xhtml+xml"})
 
 SNIFF_BYTES = 1024

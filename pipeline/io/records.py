@@ -14,8 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline import ledger
-from pipeline.ids import content_digest, make_id
+from pipeline.records import ledger
+from pipeline.records.ids import content_digest, make_id
 
 STAGE = "read"
 

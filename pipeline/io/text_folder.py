@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import fsspec
 
-from pipeline.ids import content_digest
 from pipeline.io.records import Collector
+from pipeline.records.ids import content_digest
 
 SUFFIX = ".txt"
 

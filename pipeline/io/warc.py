@@ -43,10 +43,10 @@ from typing import Any
 import fsspec
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
-from pipeline.ids import content_digest
 from pipeline.io.http_body import BadEncoding, BodyTooLarge, decode_body
 from pipeline.io.payload import SNIFF_BYTES, is_text_mime, looks_binary, mime_type
 from pipeline.io.records import Collector, utf8_or_none
+from pipeline.records.ids import content_digest
 
 DOC_TYPES = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
 CHUNK = 1 << 20

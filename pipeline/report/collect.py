@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from pipeline import ledger
 from pipeline.core.layout import RunLayout
+from pipeline.records import ledger
 
 
 def _json(path: Path) -> dict | None:

@@ -1,7 +1,7 @@
 """Pipeline steps: pure functions over an Arrow batch.
 
 Each step takes a `pa.Table` (one partition's documents) and its config and returns a
-`StepResult`: the surviving batch plus ledger rows (see `pipeline.ledger`) for every record
+`StepResult`: the surviving batch plus ledger rows (see `pipeline.records.ledger`) for every record
 it removed.  Steps never raise on bad records: they quarantine them with a reason.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipeline import ledger
+from pipeline.records import ledger
 
 
 @dataclass(frozen=True)

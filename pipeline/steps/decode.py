@@ -22,8 +22,9 @@ import re
 import charset_normalizer
 import pyarrow as pa
 
-from pipeline import ledger
-from pipeline.io.payload import HTML_MIME, TEXT_MIME, looks_binary, mime_type
+from pipeline.config.read import TEXT_MIME
+from pipeline.io.payload import HTML_MIME, looks_binary, mime_type
+from pipeline.records import ledger
 from pipeline.steps import StepResult
 
 STAGE = "decode"

@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import ledger
 from pipeline.config import PipelineConfig, ReadConfig, SourceConfig
+from pipeline.records import ledger
 from pipeline.run import run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "sample_data"

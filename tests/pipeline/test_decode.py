@@ -9,7 +9,7 @@ import pytest
 
 import pipeline
 from pipeline.io.readers import RAW_SCHEMA, read_partition
-from pipeline.ledger import LEDGER_SCHEMA
+from pipeline.records.ledger import LEDGER_SCHEMA
 from pipeline.steps import decode as decode_mod
 from pipeline.steps.decode import decode, decode_payload, normalize_charset
 

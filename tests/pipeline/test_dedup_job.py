@@ -7,13 +7,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import ledger
 from pipeline.config import DedupConfig
 from pipeline.core.atomic import read_arrow
 from pipeline.core.ownership import OutputConflict
 from pipeline.dedup.cluster import NO_DOC, cluster
 from pipeline.dedup.lsh import EXACT_BAND
 from pipeline.dedup.standalone import dedup_files
+from pipeline.records import ledger
 from tests.pipeline.test_dedup_data import distinct_texts, jaccard, near_copy, write_docs
 
 CHUNK = 12_000  # bytes of text per partition: every input file is cut into several

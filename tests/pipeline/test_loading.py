@@ -9,8 +9,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pytest
 
-from pipeline import ledger
 from pipeline.config import ExtractConfig, PipelineConfig, SourceConfig
+from pipeline.records import ledger
 from pipeline.run import run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "sample_data"

@@ -23,8 +23,8 @@ from pipeline.quality.data import read_texts
 from pipeline.quality.features import FeatureSpec, featurize, featurize_many
 from pipeline.quality.model import BUNDLED, QualityModel
 from pipeline.quality.sample_set import Example, boilerplate, build, scramble
+from pipeline.quality.step import load_model, pareto_draws, quality_score
 from pipeline.quality.train import auc, holdout_mask, train
-from pipeline.steps.quality import load_model, pareto_draws, quality_score
 
 SPEC = FeatureSpec(buckets_log2=12)
 POEM = "《静夜思》\n作者:李白\n床前明月光,疑是地上霜。\n举头望明月,低头思故乡。"

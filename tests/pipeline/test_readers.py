@@ -19,9 +19,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 import pipeline
-from pipeline.ids import content_digest, make_id
 from pipeline.io.readers import RAW_SCHEMA, PartitionRead, Split, plan_splits, read_partition
-from pipeline.ledger import LEDGER_SCHEMA
+from pipeline.records.ids import content_digest, make_id
+from pipeline.records.ledger import LEDGER_SCHEMA
 
 SAMPLE = Path(pipeline.__file__).parent / "sample_data"
 WARCS = sorted(SAMPLE.glob("*.warc.gz"))

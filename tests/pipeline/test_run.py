@@ -6,9 +6,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from pipeline import ledger
 from pipeline.config import PipelineConfig, SourceConfig
 from pipeline.core.atomic import done_marker, read_arrow, sha256_file
+from pipeline.records import ledger
 from pipeline.run import OutputConflict, run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "sample_data"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from pipeline import ledger
 from pipeline.config import PipelineConfig, SourceConfig
-from pipeline.ids import make_id
+from pipeline.records import ledger
+from pipeline.records.ids import make_id
 from pipeline.run import StrictFailure, run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[3] / "pipeline" / "sample_data"

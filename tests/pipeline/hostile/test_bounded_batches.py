@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from pipeline import ledger
 from pipeline.config import PipelineConfig, ReadConfig, SourceConfig
+from pipeline.records import ledger
 from pipeline.run import run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[3] / "pipeline" / "sample_data"

@@ -130,8 +130,8 @@ def test_a_flood_of_blank_lines_keeps_offsets(tmp_path: Path) -> None:
 def test_the_job_passes_the_inflate_cap_to_the_reader(tmp_path: Path) -> None:
     import pyarrow.compute as pc
 
-    from pipeline import ledger
     from pipeline.config import PipelineConfig, SourceConfig
+    from pipeline.records import ledger
     from pipeline.run import run_pipeline
 
     lines = [json.dumps({"text": f"record {i} " + "word " * 200}) for i in range(200)]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from pipeline import ledger
 from pipeline.config import PipelineConfig, SourceConfig
 from pipeline.io.jsonl import MAX_JSON_DEPTH
 from pipeline.io.readers import read_partition
+from pipeline.records import ledger
 from pipeline.run import run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[3] / "pipeline" / "sample_data"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from pipeline import ledger
 from pipeline.config import ExtractConfig, PipelineConfig, ReadConfig, SourceConfig
+from pipeline.records import ledger
 from pipeline.run import run_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[3] / "pipeline" / "sample_data"

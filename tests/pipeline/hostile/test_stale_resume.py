@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ledger
 from pipeline.config import PipelineConfig, SourceConfig
 from pipeline.core.atomic import done_marker
+from pipeline.records import ledger
 from pipeline.run import OutputConflict, run_pipeline
 
 
