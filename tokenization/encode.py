@@ -125,7 +125,7 @@ def _encode_texts(
     tok, texts: pa.ChunkedArray, dtype: str, word_boundaries: bool = False
 ) -> tuple[pa.ListArray, pa.ListArray | None]:
     """Batch-encode a text column into list<dtype> ids (and list<bool> word starts), a slice at a time."""
-    from tokenization.words import word_starts
+    from tokenization.word_starts import word_starts
 
     lengths: list[np.ndarray] = []
     values: list[np.ndarray] = []

@@ -14,7 +14,7 @@ from typing import Any
 
 from tokenization import special_tokens as st
 from tokenization.cjk import CJK_RE
-from tokenization.tgh import LEVEL1
+from tokenization.common_hanzi import LEVEL1
 
 _PEER_CJK = re.compile(r"[\u4e00-\u9fff]")
 _BATCH = 256

@@ -13,7 +13,7 @@ from pretrain.objectives.mlm import mlm_collate
 from pretrain.objectives.plm import plm_collate
 from pretrain.objectives.span import compute_input_and_target_lengths, span_collate
 from pretrain.objectives.special_ids import NUM_SENTINELS, SpecialIds, special_ids
-from pretrain.objectives.words import WordTable
+from pretrain.objectives.word_table import WordTable
 
 __all__ = [
     "NUM_SENTINELS",

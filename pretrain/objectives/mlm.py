@@ -28,7 +28,7 @@ from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
     from pretrain.objectives.special_ids import SpecialIds
-    from pretrain.objectives.words import WordTable
+    from pretrain.objectives.word_table import WordTable
 
 
 def _frame(

@@ -38,7 +38,7 @@ from pretrain.objectives.rng import Rngs, uniforms
 
 if TYPE_CHECKING:
     from pretrain.objectives.special_ids import SpecialIds
-    from pretrain.objectives.words import WordTable
+    from pretrain.objectives.word_table import WordTable
 
 
 def num_predict(length: int, predict_ratio: float) -> int:

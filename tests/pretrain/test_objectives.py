@@ -29,7 +29,7 @@ from pretrain.objectives.packing import segments
 from pretrain.objectives.plm import permutation_masks, sample_spans, sample_targets, span_steps
 from pretrain.objectives.rng import ExampleKeys
 from pretrain.objectives.span import compute_input_and_target_lengths, random_spans_noise_mask, span_collate
-from pretrain.objectives.words import token_bytes
+from pretrain.objectives.word_table import token_bytes
 from tests.pretrain.fixtures import build_tokenizer, make_docs
 
 IDS = SpecialIds(vocab_size=600)

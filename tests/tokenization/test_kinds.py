@@ -15,9 +15,9 @@ from tests.tokenization.test_train import EN, TRICKY, ZH, make_docs
 from tokenization import special_tokens as st
 from tokenization.bpe import LLAMA3_SPLIT_PATTERN, SPLIT_PATTERN
 from tokenization.cjk import CJK_RE, is_cjk
+from tokenization.common_hanzi import LEVEL1
 from tokenization.config import TokenizerConfig
 from tokenization.evaluate import cjk_split_violations, classify, format_side_by_side
-from tokenization.tgh import LEVEL1
 from tokenization.train import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]

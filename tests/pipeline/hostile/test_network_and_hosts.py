@@ -102,7 +102,7 @@ def test_jieba_cache_is_private_to_the_user_and_a_planted_shared_one_is_ignored(
     code = f"""
 import jieba
 from pipeline.steps.filters.words import words
-from tokenization.words import word_start_chars
+from tokenization.word_starts import word_start_chars
 print("FILTER", words({text!r}))
 print("WWM", word_start_chars({text!r}).tolist())
 print("DIR", jieba.dt.tmp_dir)

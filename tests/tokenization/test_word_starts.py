@@ -16,7 +16,7 @@ from tests.tokenization.test_encode import all_texts, make_dataset
 from tokenization.config import TokenizerConfig
 from tokenization.encode import encode_dataset
 from tokenization.train import train_tokenizer
-from tokenization.words import word_start_chars, word_start_mask, word_starts
+from tokenization.word_starts import word_start_chars, word_start_mask, word_starts
 
 
 def words_of(text: str) -> list[str]:
