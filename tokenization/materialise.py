@@ -40,7 +40,12 @@ class _TokenSources:
 
 
 def materialise(
-    mixture: dict[str, Any], tokens_dir: str | Path, out_dir: str | Path, chunk_len: int, examples: int, seed: int
+    mixture: dict[str, Any],
+    tokens_dir: str | Path,
+    out_dir: str | Path,
+    chunk_len: int,
+    examples: int,
+    seed: int,
 ) -> dict[str, Any]:
     """Examples [0, examples) of the stream (run seed `seed`), one shard per shuffle window."""
     shards = TokenShards(tokens_dir)
