@@ -101,17 +101,7 @@ def test_whole_chain_through_the_cli(tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["tokenizer", "encode", "--output", str(out), "--workers", "0"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(
-        app,
-        [
-            "mix",
-            str(manifest),
-            "--tokens",
-            str(out / "tokens"),
-            "--output",
-            str(out / "tokens" / "mixture.json"),
-        ],
-    )
+    r = runner.invoke(app, ["mix", str(manifest), "--output", str(out)])  # finds OUT/tokens, writes beside it
     assert r.exit_code == 0, r.output
     mixture = json.loads((out / "tokens" / "mixture.json").read_text())
     assert set(mixture["sources"]) == {"poems", "mirror"}

@@ -18,8 +18,8 @@ GPT3 = Path(__file__).resolve().parents[1] / "manifests" / "gpt3_mixture.yaml"
 @pytest.mark.parametrize("old", [["pipeline", "mix"], ["tokenizer", "mix"]])
 def test_old_verb_names_are_aliases_with_a_deprecation_line(tmp_path: Path, old: list[str]):
     runner = CliRunner()
-    new = runner.invoke(app, ["mix", str(GPT3), "--output", str(tmp_path / "new.json")])
-    aliased = runner.invoke(app, [*old, str(GPT3), "--output", str(tmp_path / "old.json")])
+    new = runner.invoke(app, ["mix", str(GPT3), "--mixture", str(tmp_path / "new.json")])
+    aliased = runner.invoke(app, [*old, str(GPT3), "--mixture", str(tmp_path / "old.json")])
     assert new.exit_code == aliased.exit_code == 0, aliased.output
     assert f"`yuliao {' '.join(old)}` is deprecated" in aliased.output and "deprecated" not in new.output
     assert (tmp_path / "new.json").read_bytes() == (tmp_path / "old.json").read_bytes()
@@ -54,7 +54,9 @@ def test_cli_mix_prints_gpt3_table_from_declared_tokens(tmp_path: Path):
     repo = Path(__file__).resolve().parents[1]
     gpt3 = repo / "manifests" / "gpt3_mixture.yaml"
     runner = CliRunner()
-    r = runner.invoke(app, ["mix", str(gpt3)])  # no token shards: the paper's own token counts
+    r = runner.invoke(
+        app, ["mix", str(gpt3), "--output", str(tmp_path)]
+    )  # no token shards: the paper's own token counts
     assert r.exit_code == 0, r.output
     rows = {line.split()[0]: line.split() for line in r.output.splitlines()[2:7]}
     # source, tokens, given, weight, p, epochs (GPT-3 Table 2.1 from its tokens and rounded shares)
@@ -63,13 +65,15 @@ def test_cli_mix_prints_gpt3_table_from_declared_tokens(tmp_path: Path):
     assert [rows[s][5] for s in ("books1", "books2", "wikipedia")] == ["2.00", "0.44", "3.00"]
     assert "weights given summed to 1.01" in r.output
     out = tmp_path / "gpt3.json"
-    r = runner.invoke(app, ["mix", str(gpt3), "--sampling", "common_crawl=pareto", "--output", str(out)])
+    r = runner.invoke(app, ["mix", str(gpt3), "--sampling", "common_crawl=pareto", "--mixture", str(out)])
     assert r.exit_code == 0, r.output
     m = json.loads(out.read_text())
     assert m["sources"]["common_crawl"]["sampling"]["method"] == "pareto"
     assert m["sources"]["wikipedia"]["sampling"]["method"] == "uniform"
     assert m["budget_tokens"] == 300_000_000_000 and m["weight_sum_given"] == pytest.approx(1.01)
-    r = runner.invoke(app, ["mix", str(gpt3), "--sampling", "cc=pareto"])
+    r = runner.invoke(app, ["mix", str(gpt3), "--output", str(tmp_path), "--sampling", "cc=pareto"])
     assert r.exit_code == 2 and "cc" in r.output
-    r = runner.invoke(app, ["mix", str(gpt3), "--sampling", "common_crawl=temperature"])
+    r = runner.invoke(
+        app, ["mix", str(gpt3), "--output", str(tmp_path), "--sampling", "common_crawl=temperature"]
+    )
     assert r.exit_code == 2 and "sampling" in r.output

@@ -68,14 +68,15 @@ def manifest_mixture(
     return build_mixture(plan_mixture(m, tokens, budget), within, m.mix.seed, tokens)
 
 
-def _mixture(source: Path, tokens: Path | None, budget: int | None, overrides: dict[str, str]) -> dict:
+def _mixture(
+    source: Path, m: Manifest | None, tokens: Path | None, budget: int | None, overrides: dict[str, str]
+) -> dict:
     """Solve a run manifest, or adopt a mixture.json with its sampling overridden."""
-    from pipeline.cli.common import manifest_or_exit
     from pipeline.core.sampling import SamplingConfig
     from tokenization.mixture import read_mixture, validate_mixture
 
-    if source.suffix.lower() in (".yaml", ".yml"):
-        return manifest_mixture(manifest_or_exit(source), tokens, budget, overrides)
+    if m is not None:
+        return manifest_mixture(m, tokens, budget, overrides)
     mixture = read_mixture(source)
     for name, method in overrides.items():
         if name not in mixture["sources"]:
@@ -88,17 +89,22 @@ def mix_command(
     source: Annotated[
         Path, typer.Argument(help="Run manifest (.yaml) to solve, or a mixture.json to adopt.")
     ],
+    output: Annotated[
+        Path, typer.Option("--output", help="Run folder: token counts from OUTPUT/tokens when it exists.")
+    ] = Path("out"),
     tokens: Annotated[
         Path | None,
         typer.Option(
             "--tokens",
-            help="Token-shard dir (its manifest.json gives measured tokens per source); "
-            "without it the manifest's declared `tokens:` are used.",
+            help="Token-shard dir whose manifest.json gives measured tokens per source (default OUTPUT/tokens "
+            "when it exists; without any, the manifest's declared `tokens:` are used).",
         ),
     ] = None,
-    output: Annotated[
+    mixture_path: Annotated[
         Path | None,
-        typer.Option("--output", help="Where to write mixture.json (default TOKENS/mixture.json)."),
+        typer.Option(
+            "--mixture", help="Write mixture.json here (default: beside the token shards; none without them)."
+        ),
     ] = None,
     budget: Annotated[
         int | None, typer.Option("--budget", help="Training tokens (default: the manifest's).")
@@ -129,13 +135,22 @@ def mix_command(
     """Solve epochs per source (caps re-solved), write mixture.json, print GPT-3's Table 2.1 view."""
     from pydantic import ValidationError
 
+    from pipeline.cli.common import manifest_or_exit
+    from pipeline.core.layout import MIXTURE_FILE, run_layout
     from tokenization.materialise import materialise
     from tokenization.mixture import table_2_1, write_mixture
 
+    m = manifest_or_exit(source) if source.suffix.lower() in (".yaml", ".yml") else None
+    layout = m.layout(output) if m is not None else run_layout(output)
+    if tokens is None and (layout.tokens / "manifest.json").is_file():
+        tokens = layout.tokens
+    out = mixture_path or (
+        layout.mixture if tokens == layout.tokens else tokens / MIXTURE_FILE if tokens is not None else None
+    )
     if materialise_dir is not None and tokens is None:
-        raise typer.BadParameter("--materialise needs --tokens (the shards to draw from)")
+        raise typer.BadParameter("--materialise needs token shards (--tokens, or OUTPUT/tokens)")
     try:
-        mixture = _mixture(source, tokens, budget, _sampling_overrides(sampling or []))
+        mixture = _mixture(source, m, tokens, budget, _sampling_overrides(sampling or []))
     except ValidationError as e:
         typer.secho(f"error: sampling: {e}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -143,7 +158,6 @@ def mix_command(
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from None
     typer.echo(table_2_1(mixture))
-    out = output or (tokens / "mixture.json" if tokens is not None else None)
     if out is None:
         return
     write_mixture(out, mixture)
