@@ -31,7 +31,7 @@ from pipeline.core.atomic import (
     write_json,
     write_parquet,
 )
-from pipeline.io.records import Collector
+from pipeline.io.collector import Collector
 from pipeline.io.splits import WHOLE, Split
 from pipeline.records import ledger
 from pipeline.steps import StepResult

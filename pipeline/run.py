@@ -27,7 +27,7 @@ from pipeline.core.executor import map_tasks
 from pipeline.core.ownership import OutputConflict, claim_output, input_stamps
 from pipeline.core.version import __version__
 from pipeline.dataset_card import dataset_card
-from pipeline.io.records import InputConfigError
+from pipeline.io.collector import InputConfigError
 from pipeline.partition import Partition, run_stage1, run_stage3, stage1_paths
 from pipeline.records import ledger
 

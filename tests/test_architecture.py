@@ -148,7 +148,7 @@ def test_the_layers_import_one_way() -> None:
         ("tokenization.encode", "pipeline.core.atomic", True),
         ("pretrain.train", "pipeline.cli.common", False),
         ("pipeline.cli.demo", "pretrain.runs", True),
-        ("pipeline.core.atomic", "pipeline.io.records", False),
+        ("pipeline.core.atomic", "pipeline.io.collector", False),
     ],
 )
 def test_the_rule_itself(importer: str, imported: str, allowed: bool) -> None:

@@ -4,4 +4,4 @@ Kept import-light on purpose: the CLI and Dask workers import this package, and 
 libraries (tokenizers, transformers, dask) are only loaded by the modules that need them.
 """
 
-__version__ = "0.1.0"
+from pipeline.core.version import __version__ as __version__

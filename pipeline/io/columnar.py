@@ -33,7 +33,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from pipeline.io.records import Collector, InputConfigError, utf8_or_none
+from pipeline.io.collector import Collector, InputConfigError, utf8_or_none
 from pipeline.records.ids import content_digest
 
 ARROW_FILE_MAGIC = b"ARROW1"

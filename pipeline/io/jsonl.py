@@ -32,8 +32,8 @@ from typing import IO, Any
 import numpy as np
 
 from pipeline.config.read import ReadConfig
+from pipeline.io.collector import Collector, InputConfigError, utf8_or_none
 from pipeline.io.compression import open_decompressed
-from pipeline.io.records import Collector, InputConfigError, utf8_or_none
 from pipeline.records.ids import content_digest
 
 CHUNK = 1 << 20

@@ -19,9 +19,9 @@ from typing import Literal
 import pyarrow as pa
 
 from pipeline.config.read import ReadConfig
+from pipeline.io.collector import RAW_SCHEMA, STAGE, Collector, PartitionRead
 from pipeline.io.columnar import read_arrow, read_parquet
 from pipeline.io.jsonl import DEFAULT_MAX_INFLATED_BYTES, read_jsonl
-from pipeline.io.records import RAW_SCHEMA, STAGE, Collector, PartitionRead
 from pipeline.io.splits import WHOLE, Split, plan_splits
 from pipeline.io.text_folder import read_text_folder
 from pipeline.io.warc import read_warc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fsspec
 
-from pipeline.io.records import Collector
+from pipeline.io.collector import Collector
 from pipeline.records.ids import content_digest
 
 SUFFIX = ".txt"

@@ -43,9 +43,9 @@ from typing import Any
 import fsspec
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
+from pipeline.io.collector import Collector, utf8_or_none
 from pipeline.io.http_body import BadEncoding, BodyTooLarge, decode_body
 from pipeline.io.payload import SNIFF_BYTES, is_text_mime, looks_binary, mime_type
-from pipeline.io.records import Collector, utf8_or_none
 from pipeline.records.ids import content_digest
 
 DOC_TYPES = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion

@@ -15,9 +15,9 @@ import pytest
 import zstandard
 
 from pipeline.config import ReadConfig
+from pipeline.io.collector import Collector
 from pipeline.io.jsonl import read_jsonl
 from pipeline.io.readers import read_partition
-from pipeline.io.records import Collector
 
 MiB = 1 << 20
 SAMPLE = Path(__file__).resolve().parents[3] / "pipeline" / "sample_data"
