@@ -48,6 +48,7 @@ from pretrain.models import build_model
 from pretrain.objectives import special_ids
 from pretrain.train import make_optimizer, train
 from tokenization.mixture import mixture_of_weights, write_mixture
+from tokenization.special_tokens import special_token_strings
 
 VOCAB = 32_000  # tiny (CPU) runs use 2,000
 LLAMA_350M = {  # 24 x (4·1024² attention + 3·1024·2560 MLP) + 2 x 32000·1024 embeddings ≈ 355M
@@ -71,13 +72,7 @@ def write_tokenizer(out: Path, vocab_size: int) -> None:
     vocab = {t: i for i, t in enumerate([*specials, *plain, *sentinels])}
     fast = PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="<unk>")),
-        pad_token="<pad>",
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        mask_token="<mask>",
-        cls_token="<cls>",
-        sep_token="<sep>",
+        **{f"{role}_token": t for role, t in special_token_strings().items()},
         extra_special_tokens=sentinels,
     )
     fast.save_pretrained(out)

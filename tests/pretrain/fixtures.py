@@ -17,6 +17,7 @@ from transformers import PreTrainedTokenizerFast
 
 from pipeline.core.atomic import sha256_file, write_arrow, write_json
 from tokenization.mixture import mixture_of_weights, write_mixture
+from tokenization.special_tokens import special_token_strings
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>", "<cls>", "<sep>"]
 WEIGHTS = {"web": 0.5, "books": 0.3, "code": 0.2}
@@ -75,13 +76,7 @@ def build_tokenizer(out: Path, texts: list[str], vocab_size: int = 600) -> PreTr
     sentinels = [f"<extra_id_{i}>" for i in reversed(range(100))]  # <extra_id_0> gets the last id
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        pad_token="<pad>",
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        mask_token="<mask>",
-        cls_token="<cls>",
-        sep_token="<sep>",
+        **{f"{role}_token": t for role, t in special_token_strings().items()},
         extra_special_tokens=sentinels,
     )
     fast.save_pretrained(out)
