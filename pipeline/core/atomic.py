@@ -1,10 +1,22 @@
-"""Atomic, resumable outputs: every file appears whole or not at all.
+"""Atomic, resumable outputs: every file appears whole or not at all, on a local disk or an object store.
 
-Writers go to a temp file in the same directory and `os.replace` it into place, so a job
+Every function here takes a local path or an fsspec URL (`s3://bucket/key`, `gs://...`; `file://`
+is local).  Credentials and endpoints come from the environment and fsspec's config
+(`AWS_ENDPOINT_URL`, `FSSPEC_S3_*`, fsspec config files), never from a manifest.
+
+Local: writers go to a temp file in the same directory and `os.replace` it into place, so a job
 killed at any point leaves either the old state or the new one.  The temp file is fsynced
 before the rename and the directory after it, so a power loss cannot leave a renamed but
-empty file: a done marker (see `done_marker`), written last, therefore vouches for data already
-on disk.
+empty file.
+
+Object stores have no rename, but show an object only whole: a single PUT, or a multipart
+upload, which appears when it is completed.  Writers stream to the final key and abort the
+upload if the block raises; a killed writer's upload is never completed (a bucket lifecycle
+rule reclaims its parts).
+
+The commit rule, on both: a done marker (see `done_marker`) is written only after its data,
+and only the marker makes the data count as done.  A crash leaves at most a complete object
+without its marker, which a rerun writes again.
 
 Paths built from manifest values go through `resolve_inside`, so a name like `/etc` or
 `../x` can never make a job write (or delete) outside its output directory.
@@ -16,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import os
+import posixpath
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,18 +36,51 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from upath import UPath
+
+# A local path, or a UPath for any other fsspec URL (see `as_path`).
+AnyPath = Path | UPath
 
 
 class UnsafePathError(ValueError):
     """A path built from configuration would land outside the directory it must stay in."""
 
 
-def resolve_inside(root: str | os.PathLike[str], *parts: str | os.PathLike[str]) -> Path:
+def as_path(path: str | os.PathLike[str] | UPath) -> AnyPath:
+    """A local path (or `file://` URL) as a Path, anything else as a UPath.
+
+    Listings are not cached: other hosts write under the same prefixes while a job runs, so a
+    cached listing would hide their files (a finished task would look unfinished).
+    """
+    if isinstance(path, Path):
+        return path
+    if isinstance(path, UPath):
+        return path if path.protocol not in ("", "file", "local") else Path(path.path)
+    text = os.fspath(path)
+    if "://" not in text:
+        return Path(text)
+    if text.startswith(("file://", "local://")):
+        return Path(text.split("://", 1)[1])
+    return UPath(text, use_listings_cache=False)
+
+
+def is_local(path: str | os.PathLike[str] | UPath) -> bool:
+    return isinstance(as_path(path), Path)
+
+
+def resolve_inside(root: str | os.PathLike[str] | UPath, *parts: str | os.PathLike[str]) -> AnyPath:
     """`root / parts...` as written, refused unless it resolves inside `root` (absolute parts, `..`,
     symlinks pointing out)."""
-    path = Path(root).joinpath(*parts)
-    base, target = Path(root).resolve(), path.resolve()
-    if target != base and base not in target.parents:
+    root = as_path(root)
+    path = root.joinpath(*(os.fspath(p) for p in parts))
+    if isinstance(root, Path):
+        base, target = root.resolve(), path.resolve()
+        inside = target == base or base in target.parents
+    else:  # an object store has no symlinks: the normalised key must stay under the root's
+        base = posixpath.normpath("/" + root.path)
+        target = posixpath.normpath(posixpath.join(base, *(os.fspath(p) for p in parts)))
+        inside = target == base or target.startswith(base.rstrip("/") + "/")
+    if not inside:
         shown = "/".join(str(p) for p in parts)
         raise UnsafePathError(f"{shown!r} would resolve to {target}, outside {base}")
     return path
@@ -49,9 +95,13 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def make_dirs(directory: str | os.PathLike[str]) -> None:
-    """mkdir -p that also fsyncs the parent of every directory it creates (their entries are data too)."""
-    directory = Path(directory)
+def make_dirs(directory: str | os.PathLike[str] | UPath) -> None:
+    """mkdir -p that also fsyncs the parent of every directory it creates (their entries are data too);
+    on an object store, where folders are only key prefixes, whatever the store needs (usually nothing)."""
+    directory = as_path(directory)
+    if not isinstance(directory, Path):
+        directory.fs.makedirs(directory.path, exist_ok=True)
+        return
     missing = []
     while not directory.is_dir():
         missing.append(directory)
@@ -94,8 +144,8 @@ def private_cache_dir(*parts: str) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path next to `final`; if the block succeeds, fsync it, rename it into place, fsync
-    the directory."""
+    """Yield a temp path next to the local file `final`; if the block succeeds, fsync it, rename it
+    into place, fsync the directory."""
     final = Path(final)
     make_dirs(final.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -110,39 +160,69 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_bytes(final: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_path(final) as tmp:
-        tmp.write_bytes(data)
+@contextlib.contextmanager
+def atomic_sink(final: str | os.PathLike[str] | UPath) -> Iterator[pa.NativeFile]:
+    """An Arrow output stream whose bytes appear at `final` only if the block succeeds: a local
+    temp file renamed into place (`atomic_path`), or an upload to the final key completed on exit."""
+    final = as_path(final)
+    if isinstance(final, Path):
+        with atomic_path(final) as tmp, pa.OSFile(str(tmp), "wb") as sink:
+            yield sink
+        return
+    fh = final.fs.open(final.path, "wb")
+    try:
+        yield pa.PythonFile(fh, mode="w")
+    except BaseException:
+        fh.discard()  # aborts a multipart upload (s3fs, gcsfs): none of it becomes visible
+        fh.closed = True  # and close(), even from __del__, must not complete it
+        raise
+    fh.close()  # the object appears, whole
 
 
-def write_json(final: str | os.PathLike[str], obj: Any) -> None:
+def write_bytes(final: str | os.PathLike[str] | UPath, data: bytes) -> None:
+    final = as_path(final)
+    if isinstance(final, Path):
+        with atomic_path(final) as tmp:
+            tmp.write_bytes(data)
+    else:
+        final.fs.pipe_file(final.path, data)  # one PUT (multipart above the store's part size)
+
+
+def write_json(final: str | os.PathLike[str] | UPath, obj: Any) -> None:
     """Canonical JSON (sorted keys, fixed indent) so reruns are byte-identical."""
     write_bytes(final, (json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2) + "\n").encode())
 
 
-def write_arrow(final: str | os.PathLike[str], table: pa.Table) -> None:
+def write_arrow(final: str | os.PathLike[str] | UPath, table: pa.Table) -> None:
     """Arrow IPC file, uncompressed: memory-mappable and byte-stable across reruns."""
-    with (
-        atomic_path(final) as tmp,
-        pa.OSFile(str(tmp), "wb") as sink,
-        pa.ipc.new_file(sink, table.schema) as w,
-    ):
+    with atomic_sink(final) as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
 
 
-def write_parquet(final: str | os.PathLike[str], table: pa.Table) -> None:
-    with atomic_path(final) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+def write_parquet(final: str | os.PathLike[str] | UPath, table: pa.Table) -> None:
+    with atomic_sink(final) as sink:
+        pq.write_table(table, sink, compression="zstd")
 
 
-def read_arrow(path: str | os.PathLike[str]) -> pa.Table:
-    with pa.memory_map(str(path), "r") as source:
-        return pa.ipc.open_file(source).read_all()
+def read_arrow(path: str | os.PathLike[str] | UPath) -> pa.Table:
+    """A whole Arrow IPC file: memory-mapped when local, downloaded through fsspec otherwise."""
+    path = as_path(path)
+    if isinstance(path, Path):
+        with pa.memory_map(str(path), "r") as source:
+            return pa.ipc.open_file(source).read_all()
+    return pa.ipc.open_file(pa.py_buffer(path.fs.cat_file(path.path))).read_all()
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
+def read_parquet(path: str | os.PathLike[str] | UPath, schema: pa.Schema | None = None) -> pa.Table:
+    path = as_path(path)
+    if isinstance(path, Path):
+        return pq.read_table(path, schema=schema)
+    return pq.read_table(path.path, schema=schema, filesystem=path.fs)
+
+
+def sha256_file(path: str | os.PathLike[str] | UPath) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with as_path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -151,20 +231,21 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 MARKER_DIR = Path(".yuliao", "done")
 
 
-def done_marker(path: str | os.PathLike[str]) -> Path:
+def done_marker(path: str | os.PathLike[str] | UPath) -> AnyPath:
     """`<dir>/.yuliao/done/<name>`: the completion marker of the file `<dir>/<name>`.
 
     Markers sit in a hidden folder, not beside the data: pyarrow, pandas and `datasets` read
     every file of a data folder, and a dot prefix is the one both pyarrow and `datasets` skip
     (`datasets` reads `_name` folders).
     """
-    path = Path(path)
-    return path.parent / MARKER_DIR / path.name
+    path = as_path(path)
+    return path.parent.joinpath(*MARKER_DIR.parts, path.name)
 
 
-def is_done(path: str | os.PathLike[str]) -> bool:
+def is_done(path: str | os.PathLike[str] | UPath) -> bool:
     return done_marker(path).exists()
 
 
-def mark_done(path: str | os.PathLike[str]) -> None:
+def mark_done(path: str | os.PathLike[str] | UPath) -> None:
+    """Written last, after the data: see the commit rule above."""
     write_bytes(done_marker(path), b"")

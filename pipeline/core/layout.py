@@ -3,14 +3,17 @@
 `yuliao pipeline run --output OUT` writes `dataset`, `tokenizer train`/`encode --output OUT`
 read it and write `tokenizer` and `tokens`, `pretrain --output OUT` reads them and writes
 `models`; the report and the demo look in the same places. One object, so no verb re-spells a path.
+OUT may be an fsspec URL (`s3://bucket/run`): its paths are then UPaths (pipeline.core.atomic.as_path).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from pipeline.core.atomic import resolve_inside
+from upath import UPath
+
+from pipeline.core.atomic import AnyPath, as_path, resolve_inside
 
 MIXTURE_FILE = "mixture.json"
 
@@ -19,21 +22,21 @@ MIXTURE_FILE = "mixture.json"
 class RunLayout:
     """Absolute-or-relative paths as the user gave the root; a verb's explicit path flag replaces one."""
 
-    root: Path
-    dataset: Path
-    tokenizer: Path
-    tokens: Path
-    mixture: Path
-    models: Path
-    report: Path
+    root: AnyPath
+    dataset: AnyPath
+    tokenizer: AnyPath
+    tokens: AnyPath
+    mixture: AnyPath
+    models: AnyPath
+    report: AnyPath
 
-    def model(self, name: str) -> Path:
+    def model(self, name: str) -> AnyPath:
         """models/NAME; a name that would leave models/ is refused (this folder gets rmtree'd)."""
         return resolve_inside(self.models, name)
 
 
 def run_layout(
-    root: str | Path,
+    root: str | os.PathLike[str] | UPath,
     *,
     tokenizer: str = "tokenizer",
     tokens: str = "tokens",
@@ -41,7 +44,7 @@ def run_layout(
 ) -> RunLayout:
     """The layout under `root`; the manifest's `pretrain_data` may move tokenizer, tokens and mixture,
     but only inside `root` (the mixture defaults to `mixture.json` in the tokens folder)."""
-    root = Path(root)
+    root = as_path(root)
     return RunLayout(
         root=root,
         dataset=root / "dataset",

@@ -8,6 +8,11 @@ of its own (removing only the entries that run wrote, as listed in its owner fil
 beside foreign files (replacing only the paths it writes itself); it never removes an input.
 A lock file makes a second job on the same folder fail fast, naming the holder.
 
+The folder may be an fsspec URL (see pipeline.core.atomic).  On an object store the lock is
+created with a conditional PUT (`If-None-Match: *`, which S3 and most S3-compatible stores
+honour), so of two jobs racing for it one gets it; a store whose fsspec backend cannot create
+exclusively gets a check-then-write, which narrows the race but cannot close it.
+
 `.yuliao/` starts with a dot, so pyarrow, `datasets` and globbing users skip it.
 """
 
@@ -23,8 +28,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import fsspec
+from upath import UPath
 
-from pipeline.core.atomic import write_json
+from pipeline.core.atomic import AnyPath, as_path, make_dirs, write_json
 
 STATE_DIR = ".yuliao"
 OWNER_FORMAT = "yuliao.output/1"
@@ -42,13 +48,13 @@ class OutputLocked(OutputRefused):
     """Another job holds the output folder's lock."""
 
 
-def owner_path(out: Path) -> Path:
+def owner_path(out: AnyPath) -> AnyPath:
     return out / STATE_DIR / "owner.json"
 
 
-def read_owner(out: str | os.PathLike[str]) -> dict | None:
+def read_owner(out: str | os.PathLike[str] | UPath) -> dict | None:
     """The owner record of a Yuliao output folder (None: not one)."""
-    path = owner_path(Path(out))
+    path = owner_path(as_path(out))
     try:
         owner = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError):
@@ -64,7 +70,7 @@ def read_owner(out: str | os.PathLike[str]) -> dict | None:
 
 @contextlib.contextmanager
 def claim_output(
-    out: str | os.PathLike[str],
+    out: str | os.PathLike[str] | UPath,
     kind: str,
     fingerprint: str,
     writes: Iterable[str],
@@ -74,19 +80,20 @@ def claim_output(
     """Hold `out` for one job of `kind` while the block runs; yields True when resuming.
 
     `writes`: the top-level names the job writes inside `out` (files or folders); `inputs`:
-    local paths the job reads, none of which may lie inside `out` (nor `out` inside one).
+    paths or URLs the job reads, none of which may lie inside `out` (nor `out` inside one).
     """
-    out = Path(out).absolute()
+    out = as_path(out)
+    out = out.absolute() if isinstance(out, Path) else out
     _check_inputs_outside(out, inputs)
     if out.exists() and not out.is_dir():
         raise OutputRefused(f"{out} exists and is not a folder; choose another output")
-    (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    make_dirs(out / STATE_DIR)
     with _lock(out, kind):
         resumed = _take_ownership(out, kind, fingerprint, list(writes), overwrite)
         yield resumed
 
 
-def _take_ownership(out: Path, kind: str, fingerprint: str, writes: list[str], overwrite: bool) -> bool:
+def _take_ownership(out: AnyPath, kind: str, fingerprint: str, writes: list[str], overwrite: bool) -> bool:
     owner = read_owner(out)
     if owner is not None and owner.get("kind") != kind:
         raise OutputRefused(
@@ -116,23 +123,29 @@ def _take_ownership(out: Path, kind: str, fingerprint: str, writes: list[str], o
     return False
 
 
-def _write_owner(out: Path, kind: str, fingerprint: str, written: list[str]) -> None:
+def _write_owner(out: AnyPath, kind: str, fingerprint: str, written: list[str]) -> None:
     owner = {"format": OWNER_FORMAT, "kind": kind, "fingerprint": fingerprint, "written": written}
     write_json(owner_path(out), owner)
 
 
-def _remove_owned(out: Path, name: str) -> None:
+def _remove_owned(out: AnyPath, name: str) -> None:
     """Remove one entry an earlier run of ours wrote, refusing names that leave `out`."""
     target = out / name
     if name in ("", ".", STATE_DIR) or Path(name).is_absolute() or ".." in Path(name).parts:
         raise OutputRefused(f"{owner_path(out)}: bad entry {name!r} in `written`; remove the file")
-    if target.is_symlink() or target.is_file():
+    if not isinstance(target, Path):
+        if target.exists():
+            target.fs.rm(target.path, recursive=True)
+    elif target.is_symlink() or target.is_file():
         target.unlink()
     elif target.is_dir():
         shutil.rmtree(target)
 
 
-def _check_inputs_outside(out: Path, inputs: Iterable[str]) -> None:
+def _check_inputs_outside(out: AnyPath, inputs: Iterable[str]) -> None:
+    if not isinstance(out, Path):
+        _check_urls_outside(out, inputs)
+        return
     real_out = Path(os.path.realpath(out))
     for path in inputs:
         if "://" in path and not path.startswith("file://"):
@@ -148,14 +161,46 @@ def _check_inputs_outside(out: Path, inputs: Iterable[str]) -> None:
             )
 
 
+def _check_urls_outside(out: UPath, inputs: Iterable[str]) -> None:
+    """The same check on an object store, by key prefix (it has no links to follow)."""
+    mine = str(out).rstrip("/")
+    for path in inputs:
+        theirs = str(as_path(path)).rstrip("/")
+        if theirs == mine or theirs.startswith(mine + "/"):
+            raise OutputRefused(
+                f"input {path} lies inside the output folder {out}; choose an output outside the inputs"
+            )
+        if mine.startswith(theirs + "/"):
+            raise OutputRefused(
+                f"the output folder {out} lies inside the input folder {path}; choose an output outside it"
+            )
+
+
+def _create(path: AnyPath, data: bytes) -> None:
+    """Write `data` to a new file; FileExistsError if `path` exists (see the module's note on
+    object stores)."""
+    if isinstance(path, Path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return
+    try:
+        with path.fs.open(path.path, "xb") as fh:  # s3fs: a PUT with If-None-Match: *
+            fh.write(data)
+    except (ValueError, NotImplementedError):  # no exclusive create in this backend
+        if path.exists():
+            raise FileExistsError(str(path)) from None
+        path.fs.pipe_file(path.path, data)
+
+
 @contextlib.contextmanager
-def _lock(out: Path, kind: str) -> Iterator[None]:
+def _lock(out: AnyPath, kind: str) -> Iterator[None]:
     """An exclusive lock file naming its holder; a holder that died on this host is taken over."""
     path = out / STATE_DIR / "lock"
     me = {"pid": os.getpid(), "host": socket.gethostname(), "kind": kind}
     for _ in range(2):
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            _create(path, json.dumps(me).encode())
         except FileExistsError:
             holder = _read_lock(path)
             if holder is not None and _alive(holder):
@@ -163,10 +208,8 @@ def _lock(out: Path, kind: str) -> Iterator[None]:
                     f"{out} is being written by `{holder.get('kind')}` (pid {holder.get('pid')} on "
                     f"{holder.get('host')}); wait for it, or remove {path} if that process is gone"
                 ) from None
-            path.unlink(missing_ok=True)  # its holder is gone: a crashed run
+            _unlink(path)  # its holder is gone: a crashed run
             continue
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
         break
     else:
         raise OutputLocked(f"{path}: could not take the lock; another job raced for it")
@@ -174,10 +217,18 @@ def _lock(out: Path, kind: str) -> Iterator[None]:
         yield
     finally:
         if _read_lock(path) == me:
-            path.unlink(missing_ok=True)
+            _unlink(path)
 
 
-def _read_lock(path: Path) -> dict | None:
+def _unlink(path: AnyPath) -> None:
+    if isinstance(path, Path):
+        path.unlink(missing_ok=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.fs.rm_file(path.path)
+
+
+def _read_lock(path: AnyPath) -> dict | None:
     try:
         holder = json.loads(path.read_text())
     except (OSError, ValueError):
