@@ -15,8 +15,10 @@ GPU except at log, eval and checkpoint steps.
 from __future__ import annotations
 
 import math
+import os
 import resource
 import shutil
+import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,10 +27,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer
+from upath import UPath
 
-from pipeline.core.atomic import fsync_path, fsync_tree, write_json
+from pipeline.core.atomic import AnyPath, as_path, done_marker, fsync_path, fsync_tree, mark_done, write_json
 from pretrain import distributed as D
-from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state, upload
 from pretrain.collate import chunk_length, make_collate, uses_words
 from pretrain.config import RunConfig
 from pretrain.data.meter import MixMeter
@@ -125,31 +128,55 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
-def load_tokenizer(tokenizer_dir: str | Path) -> Any:
-    """The tokenizer saved in a local folder, from local files only.
+def load_tokenizer(tokenizer_dir: str | os.PathLike[str] | UPath) -> Any:
+    """The tokenizer saved in a folder (local, or at a URL: its files are downloaded first), from
+    local files only.
 
     Without `local_files_only`, transformers takes a missing folder such as `out/tokenizer` for a
     Hub repo of that name and downloads whatever its owner put there.
     """
-    path = Path(tokenizer_dir)
+    path = as_path(tokenizer_dir)
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise FileNotFoundError(
             f"tokenizer not found: {path} has no tokenizer.json; train one with `yuliao tokenizer train` "
             "or point pretrain_data.tokenizer at its folder"
         )
-    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if isinstance(path, Path):
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    with tempfile.TemporaryDirectory(prefix="yuliao-tokenizer-") as tmp:
+        for child in path.iterdir():  # the folder's files; .yuliao/ state is not the tokenizer's
+            if child.is_file():
+                child.fs.get_file(child.path, os.path.join(tmp, child.name))
+        return AutoTokenizer.from_pretrained(tmp, local_files_only=True)
 
 
-def _save_model(model: torch.nn.Module, tokenizer: Any, model_dir: Path) -> None:
-    """save_pretrained into a temp dir, made durable, then swapped in, so model/ is never half written."""
-    tmp = model_dir.with_name(f".{model_dir.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    fsync_tree(tmp)
-    shutil.rmtree(model_dir, ignore_errors=True)
-    tmp.replace(model_dir)
-    fsync_path(model_dir.parent)
+def _save_model(model: torch.nn.Module, tokenizer: Any, model_dir: AnyPath) -> None:
+    """model/ as save_pretrained writes it, never half written, then its done marker.
+
+    Local: a temp dir made durable and swapped in.  Object store (no rename): the old marker goes
+    first, then the old files, then each new file is uploaded whole and the marker written last, so a
+    crash leaves a model/ without a marker, which the rerun (resuming at the end) writes again.
+    """
+    done_marker(model_dir).unlink(missing_ok=True)
+    if isinstance(model_dir, Path):
+        tmp = model_dir.with_name(f".{model_dir.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        fsync_tree(tmp)
+        shutil.rmtree(model_dir, ignore_errors=True)
+        tmp.replace(model_dir)
+        fsync_path(model_dir.parent)
+    else:
+        with tempfile.TemporaryDirectory(prefix="yuliao-model-") as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            if model_dir.exists():
+                model_dir.fs.rm(model_dir.path, recursive=True)
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    upload(path, model_dir.joinpath(*path.relative_to(tmp).parts))
+    mark_done(model_dir)
 
 
 def _sibling(tokens_dir: str | Path, rel: str) -> str:
@@ -181,21 +208,21 @@ def _eval_batches(
 
 def train(
     run: RunConfig,
-    tokens_dir: str | Path,
-    mixture_path: str | Path,
-    tokenizer_dir: str | Path,
-    out_dir: str | Path,
+    tokens_dir: str | os.PathLike[str] | UPath,
+    mixture_path: str | os.PathLike[str] | UPath,
+    tokenizer_dir: str | os.PathLike[str] | UPath,
+    out_dir: str | os.PathLike[str] | UPath,
     *,
     stop_after: int | None = None,
-    eval_tokens_dir: str | Path | None = None,
+    eval_tokens_dir: str | os.PathLike[str] | UPath | None = None,
 ) -> dict[str, Any]:
-    """Train `run`; returns a summary with every step's loss.
+    """Train `run`; returns a summary with every step's loss.  Every path may be an fsspec URL.
 
     `stop_after` ends the loop after that many steps as a preemption would (the LR schedule
     still follows run.steps, nothing final is written); rerunning resumes from the checkpoint.
     `eval_tokens_dir` overrides where run.eval_tokens points (default: next to tokens_dir).
     """
-    out_dir = Path(out_dir)
+    out_dir = as_path(out_dir)
     info = D.init_distributed()
     device = info.device
     causal = run.objective in CAUSAL
@@ -372,6 +399,7 @@ def train(
                         "rng": rngs,
                     },
                 )
+                log.sync()  # a remote run folder's log reaches as far as its checkpoint
             D.barrier()
             t_log = time.perf_counter()
     losses.extend(x.item() for x in pending)

@@ -8,10 +8,15 @@ Optional columns: `word_starts` (list<bool>, aligned with `input_ids`: does the 
 word; jieba for Chinese, see `words.py`) with `word_boundaries=True`, and the input's
 `quality_score` / `cluster_size` columns, carried through when present so stream-time sampling
 inside a source (`tokenization.mixing`) can weight documents without re-reading the dataset.
+
+The dataset, tokenizer and output may each be a local path or an fsspec URL (`s3://bucket/run/tokens`):
+shards, markers and the manifest are written through `pipeline.core.atomic`, whose commit rule makes
+a shard count only once its done marker exists.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -23,7 +28,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.core.atomic import is_done, mark_done, read_arrow, sha256_file, write_arrow, write_json
+from pipeline.core.atomic import (
+    AnyPath,
+    as_path,
+    is_done,
+    mark_done,
+    read_arrow,
+    sha256_file,
+    write_arrow,
+    write_bytes,
+    write_json,
+)
 from pipeline.core.ownership import claim_output
 from tokenization import __version__
 from tokenization import special_tokens as st
@@ -71,15 +86,41 @@ def token_dtype(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
-def _read_schema(path: Path) -> pa.Schema:
+def _read_schema(path: AnyPath) -> pa.Schema:
+    """The schema from the file's footer (a few ranged reads on an object store, not the whole file)."""
     try:
-        with pa.memory_map(str(path), "r") as source:
-            return pa.ipc.open_file(source).schema
+        if isinstance(path, Path):
+            with pa.memory_map(str(path), "r") as source:
+                return pa.ipc.open_file(source).schema
+        with path.open("rb") as fh:
+            return pa.ipc.open_file(fh).schema
     except pa.ArrowInvalid as e:
         raise DatasetError(f"{path}: not an Arrow IPC file: {e}") from e
 
 
-def _shard_stats(table: pa.Table, output_path: Path) -> dict[str, Any]:
+def _write_shard(out: AnyPath, table: pa.Table) -> tuple[int, str]:
+    """Write a shard; its (size, sha256).  On an object store the bytes are hashed as they are sent
+    instead of being downloaded again."""
+    if isinstance(out, Path):
+        write_arrow(out, table)
+        return out.stat().st_size, sha256_file(out)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as w:  # the bytes write_arrow writes
+        w.write_table(table)
+    data = sink.getvalue().to_pybytes()  # boto takes bytes, not buffers
+    write_bytes(out, data)
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def _read_shard(path: AnyPath) -> tuple[pa.Table, int, str]:
+    """A written shard with its (size, sha256): memory-mapped when local, one download otherwise."""
+    if isinstance(path, Path):
+        return read_arrow(path), path.stat().st_size, sha256_file(path)
+    data = path.read_bytes()
+    return pa.ipc.open_file(pa.py_buffer(data)).read_all(), len(data), hashlib.sha256(data).hexdigest()
+
+
+def _shard_stats(table: pa.Table, size: int, sha256: str) -> dict[str, Any]:
     import pyarrow.compute as pc
 
     lengths = pc.list_value_length(table.column("input_ids")).fill_null(0)
@@ -93,23 +134,25 @@ def _shard_stats(table: pa.Table, output_path: Path) -> dict[str, Any]:
     docs_per_source = dict(zip(names, map(int, per_source.column("n_count").to_pylist()), strict=True))
     return {
         "rows": table.num_rows,
-        "bytes": output_path.stat().st_size,
-        "sha256": sha256_file(output_path),
+        "bytes": size,
+        "sha256": sha256,
         "tokens": int(pc.sum(lengths).as_py() or 0),
         "tokens_per_source": dict(sorted(tokens_per_source.items())),
         "docs_per_source": dict(sorted(docs_per_source.items())),
     }
 
 
-def _reusable(task: ShardTask) -> pa.Table | None:
-    """A finished shard is reused only if it was made from the same input and tokenizer."""
-    out = Path(task.output_path)
+def _reusable(task: ShardTask) -> tuple[pa.Table, int, str] | None:
+    """A finished shard (with its size and sha256) is reused only if it was made from the same input
+    and tokenizer."""
+    out = as_path(task.output_path)
     if not (is_done(out) and out.is_file()):
         return None
     try:
-        table = read_arrow(out)
+        shard = _read_shard(out)
     except (OSError, pa.ArrowInvalid):
         return None
+    table = shard[0]
     meta = table.schema.metadata or {}
     if (
         meta.get(_META_TOKENIZER) != task.tokenizer_sha256.encode()
@@ -118,7 +161,7 @@ def _reusable(task: ShardTask) -> pa.Table | None:
     ):
         log.info("re-encoding %s: made from a different input shard, tokenizer or word-boundary setting", out)
         return None
-    return table
+    return shard
 
 
 def _encode_texts(
@@ -159,17 +202,29 @@ def _encode_texts(
 @lru_cache(maxsize=2)
 def _cached_tokenizer(path: str, sha256: str):
     """One loaded tokenizer per worker process and tokenizer version (loading a 32k vocab is not free)."""
-    tok = load_tokenizer(Path(path).parent)
+    json_path = as_path(path)
+    if isinstance(json_path, Path):
+        tok = load_tokenizer(json_path.parent)
+    elif json_path.is_file():  # on an object store: Tokenizer.from_file reads local files only
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_str(json_path.read_text(encoding="utf-8"))
+    else:
+        raise FileNotFoundError(
+            f"tokenizer file not found: {json_path} (train one with `yuliao tokenizer train`)"
+        )
     tok.encode_special_tokens = True  # document text "</s>" must not become the EOS id
     return tok
 
 
 def encode_shard(task: ShardTask) -> dict[str, Any]:
     """Encode one input shard (or reuse a finished one) and return its manifest entry."""
-    out = Path(task.output_path)
-    table = _reusable(task)
-    if table is None:
-        source_path = Path(task.input_path)
+    out = as_path(task.output_path)
+    shard = _reusable(task)
+    if shard is not None:
+        table, size, sha256 = shard
+    else:
+        source_path = as_path(task.input_path)
         if not source_path.is_file():
             raise DatasetError(f"input shard not found: {source_path}")
         src = read_arrow(source_path)
@@ -206,9 +261,9 @@ def encode_shard(task: ShardTask) -> dict[str, Any]:
                 fields.append((name, src.schema.field(name).type))
                 columns.append(src.column(name).combine_chunks())
         table = pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=metadata))
-        write_arrow(out, table)
+        size, sha256 = _write_shard(out, table)
         mark_done(out)
-    return {"path": out.name, "input": task.input_rel, **_shard_stats(table, out)}
+    return {"path": out.name, "input": task.input_rel, **_shard_stats(table, size, sha256)}
 
 
 def _role_id(tok, role: str) -> int:
@@ -236,9 +291,9 @@ def _run(tasks: list[ShardTask], client, scheduler: str) -> list[dict[str, Any]]
 
 
 def encode_dataset(
-    dataset_dir: str | Path,
-    tokenizer_dir: str | Path,
-    out_dir: str | Path,
+    dataset_dir: str | os.PathLike[str] | AnyPath,
+    tokenizer_dir: str | os.PathLike[str] | AnyPath,
+    out_dir: str | os.PathLike[str] | AnyPath,
     client=None,
     *,
     text_field: str = "text",
@@ -256,7 +311,7 @@ def encode_dataset(
     tokenizer are reused, so an interrupted run resumes and reruns are byte-identical.  With a
     client, each task encodes on one core (tokenizers' thread pool off), so workers scale.
     """
-    dataset_dir, tokenizer_dir, out_dir = Path(dataset_dir), Path(tokenizer_dir), Path(out_dir)
+    dataset_dir, tokenizer_dir, out_dir = as_path(dataset_dir), as_path(tokenizer_dir), as_path(out_dir)
     manifest = load_dataset_manifest(dataset_dir)
     tokenizer_json = tokenizer_dir / TOKENIZER_JSON
     tokenizer_sha = sha256_file(tokenizer_json) if tokenizer_json.is_file() else ""

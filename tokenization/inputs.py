@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from upath import UPath
 
-from pipeline.core.atomic import read_arrow
+from pipeline.core.atomic import as_path, read_arrow
 
 DATASET_MANIFEST = "manifest.json"
 _TEXT_BATCH = 1024
@@ -27,9 +28,9 @@ class DatasetError(ValueError):
     """Input dataset is missing or does not match the pipeline contract."""
 
 
-def load_dataset_manifest(dataset_dir: str | Path) -> dict[str, Any]:
-    """Read and sanity-check `DATASET/manifest.json`; errors name the offending path."""
-    path = Path(dataset_dir) / DATASET_MANIFEST
+def load_dataset_manifest(dataset_dir: str | Path | UPath) -> dict[str, Any]:
+    """Read and sanity-check `DATASET/manifest.json` (a local folder or a URL); errors name the path."""
+    path = as_path(dataset_dir) / DATASET_MANIFEST
     if not path.is_file():
         raise DatasetError(f"dataset manifest not found: {path} (expected a pipeline dataset directory)")
     try:

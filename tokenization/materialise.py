@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.core.atomic import sha256_file, write_arrow, write_json
+from pipeline.core.atomic import as_path, sha256_file, write_arrow, write_json
 from tokenization.mixture import FORMAT
 from tokenization.shards import TokenShards
 from tokenization.stream import WINDOW, DocStream, window, window_order
@@ -50,7 +50,7 @@ def materialise(
     """Examples [0, examples) of the stream (run seed `seed`), one shard per shuffle window."""
     shards = TokenShards(tokens_dir)
     stream, sources = DocStream(shards, mixture), _TokenSources(shards, mixture)
-    out_dir = Path(out_dir)
+    out_dir = as_path(out_dir)
     dtype = np.dtype(shards.manifest["dtype"])
     written, per_source = [], np.zeros(len(stream.sources), np.int64)
     for q in range(-(-examples // WINDOW)):
@@ -84,7 +84,7 @@ def materialise(
         "tokens_per_source": {s: int(n) for s, n in zip(stream.sources, per_source, strict=True)},
         "share_per_source": {s: float(n / total) for s, n in zip(stream.sources, per_source, strict=True)},
         "mixture": mixture,
-        "tokens_manifest_sha256": sha256_file(Path(tokens_dir) / "manifest.json"),
+        "tokens_manifest_sha256": sha256_file(as_path(tokens_dir) / "manifest.json"),
     }
     write_json(out_dir / "manifest.json", manifest)
     return manifest

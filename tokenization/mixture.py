@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from upath import UPath
 
-from pipeline.core.atomic import sha256_file, write_json
+from pipeline.core.atomic import as_path, sha256_file, write_json
 from pipeline.core.config import Strict, format_validation_error
 from pipeline.core.sampling import SamplingConfig
 from tokenization import __version__
@@ -161,7 +162,7 @@ def build_mixture(
     plan: MixPlan,
     sampling: dict[str, SamplingConfig] | None = None,
     seed: int = 0,
-    tokens_dir: Path | None = None,
+    tokens_dir: str | Path | UPath | None = None,
 ) -> dict[str, Any]:
     """mixture.json from a solved plan, each source with its within-source sampling."""
     sampling = sampling or {}
@@ -180,8 +181,8 @@ def build_mixture(
     }
     if tokens_dir is not None:
         mixture["tokens"] = {
-            "path": str(Path(tokens_dir).resolve()),
-            "manifest_sha256": sha256_file(Path(tokens_dir) / "manifest.json"),
+            "path": str(as_path(tokens_dir).resolve()),
+            "manifest_sha256": sha256_file(as_path(tokens_dir) / "manifest.json"),
         }
     return validate_mixture(mixture)
 
@@ -224,8 +225,9 @@ def validate_mixture(data: Any, where: str = "mixture") -> dict[str, Any]:
     return checked.model_dump(mode="json", exclude_none=True)
 
 
-def read_mixture(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+def read_mixture(path: str | Path | UPath) -> dict[str, Any]:
+    """mixture.json from a local path or an fsspec URL, validated."""
+    path = as_path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -235,8 +237,8 @@ def read_mixture(path: str | Path) -> dict[str, Any]:
     return validate_mixture(data, str(path))
 
 
-def write_mixture(path: str | Path, mixture: dict[str, Any]) -> None:
-    write_json(Path(path), validate_mixture(mixture, str(path)))
+def write_mixture(path: str | Path | UPath, mixture: dict[str, Any]) -> None:
+    write_json(as_path(path), validate_mixture(mixture, str(path)))
 
 
 def source_probabilities(mixture: dict[str, Any]) -> dict[str, float]:

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 import typer
 
 from pipeline.cli.manifest import Manifest
+from pipeline.core.atomic import AnyPath
 
 
-def plan_mixture(m: Manifest, tokens_dir: Path | None, budget: int | None) -> Any:
+def plan_mixture(m: Manifest, tokens_dir: AnyPath | None, budget: int | None) -> Any:
     """Solve the manifest's mix against measured token counts (TOKENS/manifest.json) or declared ones."""
     from tokenization.mixture import solve
 
@@ -51,7 +52,7 @@ def _sampling_overrides(specs: list[str]) -> dict[str, str]:
 
 
 def manifest_mixture(
-    m: Manifest, tokens: Path | None, budget: int | None = None, overrides: dict[str, str] | None = None
+    m: Manifest, tokens: AnyPath | None, budget: int | None = None, overrides: dict[str, str] | None = None
 ) -> dict:
     """mixture.json of a manifest: its mix solved, each source's `sampling:` (or an override) attached."""
     from pipeline.core.sampling import SamplingConfig
@@ -69,7 +70,7 @@ def manifest_mixture(
 
 
 def _mixture(
-    source: Path, m: Manifest | None, tokens: Path | None, budget: int | None, overrides: dict[str, str]
+    source: Path, m: Manifest | None, tokens: AnyPath | None, budget: int | None, overrides: dict[str, str]
 ) -> dict:
     """Solve a run manifest, or adopt a mixture.json with its sampling overridden."""
     from pipeline.core.sampling import SamplingConfig
@@ -90,10 +91,15 @@ def mix_command(
         Path, typer.Argument(help="Run manifest (.yaml) to solve, or a mixture.json to adopt.")
     ],
     output: Annotated[
-        Path, typer.Option("--output", help="Run folder: token counts from OUTPUT/tokens when it exists.")
-    ] = Path("out"),
+        str,
+        typer.Option(
+            "--output",
+            help="Run folder, a path or an fsspec URL (s3://bucket/run): token counts from OUTPUT/tokens "
+            "when it exists.",
+        ),
+    ] = "out",
     tokens: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--tokens",
             help="Token-shard dir whose manifest.json gives measured tokens per source (default OUTPUT/tokens "
@@ -101,7 +107,7 @@ def mix_command(
         ),
     ] = None,
     mixture_path: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--mixture", help="Write mixture.json here (default: beside the token shards; none without them)."
         ),
@@ -118,7 +124,7 @@ def mix_command(
         ),
     ] = None,
     materialise_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--materialise", help="Also write the stream's first examples as chunk shards here."),
     ] = None,
     chunk_len: Annotated[
@@ -136,21 +142,23 @@ def mix_command(
     from pydantic import ValidationError
 
     from pipeline.cli.common import manifest_or_exit
+    from pipeline.core.atomic import as_path
     from pipeline.core.layout import MIXTURE_FILE, run_layout
     from tokenization.materialise import materialise
     from tokenization.mixture import table_2_1, write_mixture
 
     m = manifest_or_exit(source) if source.suffix.lower() in (".yaml", ".yml") else None
     layout = m.layout(output) if m is not None else run_layout(output)
-    if tokens is None and (layout.tokens / "manifest.json").is_file():
-        tokens = layout.tokens
-    out = mixture_path or (
-        layout.mixture if tokens == layout.tokens else tokens / MIXTURE_FILE if tokens is not None else None
-    )
-    if materialise_dir is not None and tokens is None:
+    tokens_dir = as_path(tokens) if tokens is not None else None
+    if tokens_dir is None and (layout.tokens / "manifest.json").is_file():
+        tokens_dir = layout.tokens
+    out = as_path(mixture_path) if mixture_path is not None else None
+    if out is None and tokens_dir is not None:
+        out = layout.mixture if tokens_dir == layout.tokens else tokens_dir / MIXTURE_FILE
+    if materialise_dir is not None and tokens_dir is None:
         raise typer.BadParameter("--materialise needs token shards (--tokens, or OUTPUT/tokens)")
     try:
-        mixture = _mixture(source, m, tokens, budget, _sampling_overrides(sampling or []))
+        mixture = _mixture(source, m, tokens_dir, budget, _sampling_overrides(sampling or []))
     except ValidationError as e:
         typer.secho(f"error: sampling: {e}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -163,10 +171,10 @@ def mix_command(
     write_mixture(out, mixture)
     typer.echo(f"mixture: {out}")
     if materialise_dir is not None:
-        assert tokens is not None
+        assert tokens_dir is not None
         n = examples or max(1, int(mixture.get("budget_tokens") or chunk_len) // chunk_len)
         try:
-            made = materialise(mixture, tokens, materialise_dir, chunk_len, n, seed)
+            made = materialise(mixture, tokens_dir, as_path(materialise_dir), chunk_len, n, seed)
         except ValueError as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2) from None

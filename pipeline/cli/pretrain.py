@@ -15,8 +15,12 @@ import typer
 def pretrain_command(
     manifest: Annotated[Path, typer.Argument(help="run manifest with a `pretrain:` section")],
     output: Annotated[
-        Path, typer.Option(help="run folder holding tokens/ and tokenizer/; models go to models/")
-    ] = Path("out"),
+        str,
+        typer.Option(
+            help="run folder holding tokens/ and tokenizer/, a path or an fsspec URL (s3://bucket/run); "
+            "models go to models/"
+        ),
+    ] = "out",
     run: Annotated[str | None, typer.Option(help="train only the run with this name")] = None,
 ) -> None:
     from pipeline.cli.common import manifest_or_exit

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,18 +9,23 @@ import typer
 
 def encode(
     output: Annotated[
-        Path, typer.Option("--output", help="Run folder; token shards + manifest.json go to OUTPUT/tokens.")
-    ] = Path("out"),
+        str,
+        typer.Option(
+            "--output",
+            help="Run folder, a path or an fsspec URL (s3://bucket/run); token shards + manifest.json go "
+            "to OUTPUT/tokens.",
+        ),
+    ] = "out",
     input: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--input", help="Pipeline dataset dir (with manifest.json; default OUTPUT/dataset)."),
     ] = None,
     tokenizer: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--tokenizer", help="Tokenizer dir (with tokenizer.json; default OUTPUT/tokenizer)."),
     ] = None,
     tokens: Annotated[
-        Path | None, typer.Option("--tokens", help="Write the token shards here instead of OUTPUT/tokens.")
+        str | None, typer.Option("--tokens", help="Write the token shards here instead of OUTPUT/tokens.")
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Dask worker processes; 0 = threads in this process.")
@@ -42,19 +46,22 @@ def encode(
     ] = False,
 ) -> None:
     """Encode a dataset into list<uint16> token shards; resumes finished shards, reruns are byte-identical."""
+    from pipeline.core.atomic import as_path
     from pipeline.core.layout import run_layout
     from pipeline.core.ownership import OutputRefused
     from tokenization.encode import encode_dataset
     from tokenization.train import DatasetError
 
     layout = run_layout(output)
-    input, tokenizer, tokens = input or layout.dataset, tokenizer or layout.tokenizer, tokens or layout.tokens
+    dataset_dir = as_path(input) if input else layout.dataset
+    tokenizer_dir = as_path(tokenizer) if tokenizer else layout.tokenizer
+    tokens_dir = as_path(tokens) if tokens else layout.tokens
     try:
         if workers == 0 and scheduler is None:
             manifest = encode_dataset(
-                input,
-                tokenizer,
-                tokens,
+                dataset_dir,
+                tokenizer_dir,
+                tokens_dir,
                 text_field=text_field,
                 word_boundaries=word_boundaries,
                 overwrite=overwrite,
@@ -65,9 +72,9 @@ def encode(
 
             with open_client(scheduler, workers) as client:
                 manifest = encode_dataset(
-                    input,
-                    tokenizer,
-                    tokens,
+                    dataset_dir,
+                    tokenizer_dir,
+                    tokens_dir,
                     client,
                     text_field=text_field,
                     word_boundaries=word_boundaries,
@@ -78,5 +85,5 @@ def encode(
         raise typer.Exit(1) from e
     typer.echo(
         f"encoded {manifest['rows']} docs in {len(manifest['shards'])} shards: "
-        f"{manifest['total_tokens']} tokens ({manifest['dtype']}) -> {tokens}"
+        f"{manifest['total_tokens']} tokens ({manifest['dtype']}) -> {tokens_dir}"
     )
