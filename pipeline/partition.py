@@ -14,7 +14,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +21,8 @@ import pyarrow.compute as pc
 
 from pipeline.config import PipelineConfig
 from pipeline.core.atomic import (
-    atomic_path,
+    AnyPath,
+    atomic_sink,
     is_done,
     mark_done,
     read_arrow,
@@ -84,9 +84,9 @@ class Partition:
         return f"part-{self.index:05d}"
 
 
-def stage1_paths(work: Path, part: Partition) -> tuple[Path, Path, Path]:
-    base = work / "stage1" / part.name
-    return Path(f"{base}.arrow"), Path(f"{base}.ledger.parquet"), Path(f"{base}.stats.json")
+def stage1_paths(work: AnyPath, part: Partition) -> tuple[AnyPath, AnyPath, AnyPath]:
+    stage1 = work / "stage1"
+    return tuple(stage1 / f"{part.name}{ext}" for ext in (".arrow", ".ledger.parquet", ".stats.json"))
 
 
 STEP_NAMES = ("decode", "extract", "clean", "boilerplate", "langid", "filter", "quality", "pii")
@@ -226,7 +226,7 @@ def _conform(batch: pa.Table, schema: pa.Schema, path: str) -> pa.Table:
     return batch.select(schema.names).cast(schema)
 
 
-def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
+def run_stage1(part: Partition, work: AnyPath, cfg: PipelineConfig) -> dict:
     """Read → decode → extract → clean → boilerplate → langid → filter → pii → dedup keys.
 
     The reader hands over records every `read.batch_bytes` of input, and each such batch goes
@@ -240,7 +240,7 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
         return json.loads(stats_path.read_text())
 
     t0 = time.perf_counter()
-    with atomic_path(docs_path) as tmp, pa.OSFile(str(tmp), "wb") as sink:
+    with atomic_sink(docs_path) as sink:
         batches = _Stage1Batches(part, cfg, sink)
         if part.failure is not None:  # planning could not open the file: one row names it
             out = Collector(part.source, part.path, part.root)
@@ -282,11 +282,12 @@ def run_stage1(part: Partition, work: Path, cfg: PipelineConfig) -> dict:
     return stats
 
 
-def run_stage3(part: Partition, work: Path, out: Path, cfg: PipelineConfig) -> dict:
+def run_stage3(part: Partition, work: AnyPath, out: AnyPath, cfg: PipelineConfig) -> dict:
     """Drop duplicates (this partition's decision file), write its shards and its full ledger.
 
-    The stage-1 file is memory-mapped and taken one record batch at a time, and shards are
-    written as soon as they fill, so memory stays one batch plus one shard.
+    The stage-1 file is taken one record batch at a time (memory-mapped when local, downloaded
+    whole from an object store), and shards are written as soon as they fill, so memory stays
+    one batch plus one shard (plus the stage-1 file, on an object store).
     """
     from pipeline.dedup.decisions import read_cluster_sizes, read_decisions
     from pipeline.dedup.lines import load_frequent
@@ -388,7 +389,7 @@ class _ShardWriter:
     """Kept documents → `data/shard-PPPPP-KKKK.arrow` of `shard_rows` each, written as they fill;
     a shard is one record batch, so its bytes do not depend on how stage 1 batched its input."""
 
-    def __init__(self, part: Partition, out: Path, shard_rows: int) -> None:
+    def __init__(self, part: Partition, out: AnyPath, shard_rows: int) -> None:
         self.part, self.out, self.shard_rows = part, out, shard_rows
         self.pending: list[pa.Table] = []
         self.pending_rows = 0

@@ -8,7 +8,8 @@
 Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, README.md (a dataset card
 whose `configs:` make `datasets.load_dataset(output)` give the documents), _work/ (resume state),
 .yuliao/ (owner file and lock; see pipeline.core.ownership; each folder's completion markers sit in
-its own .yuliao/done/, see pipeline.core.atomic.done_marker).
+its own .yuliao/done/, see pipeline.core.atomic.done_marker).  The output may be an fsspec URL
+(s3://bucket/run/dataset): pipeline.core.atomic says how a write commits there.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
+from upath import UPath
 
 from pipeline.config import PipelineConfig, SourceConfig
-from pipeline.core.atomic import write_bytes, write_json
+from pipeline.core.atomic import AnyPath, as_path, write_bytes, write_json
 from pipeline.core.executor import map_tasks
 from pipeline.core.ownership import OutputConflict, claim_output, input_stamps
 from pipeline.core.version import __version__
@@ -40,7 +43,7 @@ class StrictFailure(RuntimeError):
 
 @dataclass(frozen=True)
 class RunResult:
-    output: Path
+    output: AnyPath
     manifest: dict
     stats: list[dict]
     warnings: list[str]
@@ -137,7 +140,7 @@ def _fingerprint(parts: list[Partition], cfg: PipelineConfig, stamps: dict[str, 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _changed_inputs(output: Path, stamps: dict[str, dict]) -> list[str]:
+def _changed_inputs(output: AnyPath, stamps: dict[str, dict]) -> list[str]:
     """Inputs of an earlier run into `output` that now look different (resume would be stale)."""
     try:
         before = json.loads((output / "_work" / "inputs.json").read_text())
@@ -149,19 +152,20 @@ def _changed_inputs(output: Path, stamps: dict[str, dict]) -> list[str]:
 def run_pipeline(
     sources: list[SourceConfig],
     cfg: PipelineConfig,
-    output: Path,
+    output: str | os.PathLike[str] | UPath,
     client: object | None,
     base_dir: Path,
     overwrite: bool = False,
     resolved_config: dict | None = None,
     strict: bool = False,
 ) -> RunResult:
-    """Run the job into `output` (resuming a finished part of the same run).
+    """Run the job into `output`, a local path or an fsspec URL (resuming a finished part of the same run).
 
     Refuses, before any work, an output it does not own (see `pipeline.core.ownership`) and a
     resume whose inputs changed since (naming the files).  `strict`: warnings (unreadable
     files, damaged records) fail the job after stage 1 instead of only being reported.
     """
+    output = as_path(output)
     warnings: list[str] = []
     parts = plan_partitions(sources, base_dir, cfg, warnings)
     paths = [p.path for p in parts]
@@ -182,8 +186,8 @@ def run_pipeline(
 def _run(
     parts: list[Partition],
     cfg: PipelineConfig,
-    output: Path,
-    work: Path,
+    output: AnyPath,
+    work: AnyPath,
     client: object | None,
     warnings: list[str],
     strict: bool,

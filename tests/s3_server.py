@@ -7,6 +7,7 @@ and Dask workers started afterwards find them; nothing is passed to Yuliao direc
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 import boto3
@@ -20,6 +21,7 @@ def s3_server(monkeypatch) -> Iterator[str]:
     """Start the server, make `BUCKET`, point the environment at it; yields the endpoint URL."""
     import s3fs
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from pipeline.cli.manifest import Manifest, ManifestError, load_manifest
+from pipeline.core.atomic import AnyPath
 from pipeline.core.layout import RunLayout
 
 
@@ -18,7 +19,7 @@ def manifest_or_exit(path: Path) -> Manifest:
         raise typer.Exit(2) from None
 
 
-def print_and_write_report(layout: RunLayout) -> Path:
+def print_and_write_report(layout: RunLayout) -> AnyPath:
     from pipeline.report.collect import collect
     from pipeline.report.render import summary_lines, write_report
 
@@ -30,7 +31,7 @@ def print_and_write_report(layout: RunLayout) -> Path:
 
 
 def run_pipeline_or_exit(
-    m: Manifest, output: Path, client: object, overwrite: bool, strict: bool = False
+    m: Manifest, output: AnyPath, client: object, overwrite: bool, strict: bool = False
 ) -> None:
     """Stage the manifest's sources into `output`; an output that is not ours, or a --strict
     run with warnings, exits 2 with the reason."""

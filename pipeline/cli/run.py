@@ -11,8 +11,12 @@ import typer
 def run_command(
     manifest: Annotated[Path, typer.Argument(help="run manifest (YAML), e.g. manifests/demo.yaml")],
     output: Annotated[
-        Path, typer.Option(help="run folder: the dataset goes to OUTPUT/dataset, the report to OUTPUT/report")
-    ] = Path("out"),
+        str,
+        typer.Option(
+            help="run folder, a path or an fsspec URL (s3://bucket/run): the dataset goes to "
+            "OUTPUT/dataset, the report to OUTPUT/report"
+        ),
+    ] = "out",
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address; default a LocalCluster; 'inline' = no Dask")
     ] = None,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+from pipeline.core.atomic import read_parquet
 
 DECISION_SCHEMA = pa.schema(
     [
@@ -31,7 +32,7 @@ def decision_path(work: Path, part_name: str) -> Path:
 
 
 def read_decision_table(work: Path, part_name: str) -> pa.Table:
-    return pq.read_table(decision_path(work, part_name), schema=DECISION_SCHEMA)
+    return read_parquet(decision_path(work, part_name), DECISION_SCHEMA)
 
 
 def read_decisions(work: Path, part_name: str) -> dict[str, tuple[str, str]]:

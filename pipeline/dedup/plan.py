@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.config import DedupConfig
-from pipeline.core.atomic import write_json
+from pipeline.core.atomic import AnyPath, as_path, read_parquet, write_json
 from pipeline.dedup.index import Index, open_index
 
 BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("gid", pa.uint64()), ("aux", pa.uint64())])
@@ -27,9 +26,9 @@ IDENT_SCHEMA = pa.schema([("centre", pa.uint64()), ("member", pa.uint64()), ("ba
 
 @dataclass(frozen=True)
 class Plan:
-    root: Path  # WORK/dedup
+    root: AnyPath  # WORK/dedup (a local path or a URL)
     names: tuple[str, ...]
-    paths: tuple[Path, ...]
+    paths: tuple[AnyPath, ...]
     cfg: DedupConfig
     bands: int
     rows: int
@@ -58,7 +57,7 @@ def make_plan(
         shards, segments = meta["shards"], tuple(meta["segments"])
     else:
         if docs is None:
-            docs = count_rows([Path(p) for _, p in key_files])
+            docs = count_rows([p for _, p in key_files])
         shards = cfg.shards or auto_shards(docs, len(key_files), bands)
         if index is not None:
             idx = open_index(index, cfg, bands, rows, shards)
@@ -68,7 +67,7 @@ def make_plan(
     plan = Plan(
         root=root,
         names=names,
-        paths=tuple(Path(p) for _, p in key_files),
+        paths=tuple(as_path(p) for _, p in key_files),
         cfg=cfg,
         bands=bands,
         rows=rows,
@@ -99,7 +98,7 @@ def auto_shards(docs: int, parts: int, bands: int) -> int:
 
 
 def read_tables(files: Sequence[Path], schema: pa.Schema) -> pa.Table:
-    tables = [pq.read_table(f, schema=schema) for f in files]
+    tables = [read_parquet(f, schema) for f in files]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
@@ -107,12 +106,16 @@ def done_stats(marker: Path) -> dict | None:
     """A finished task's statistics, or None if it has to run."""
     from pipeline.core.atomic import is_done
 
-    return json.loads(Path(f"{marker}.json").read_text()) if is_done(marker) else None
+    return json.loads(_stats_path(marker).read_text()) if is_done(marker) else None
 
 
 def finish(marker: Path, stats: dict) -> dict:
     from pipeline.core.atomic import mark_done
 
-    write_json(Path(f"{marker}.json"), stats)
+    write_json(_stats_path(marker), stats)
     mark_done(marker)
     return stats
+
+
+def _stats_path(marker: AnyPath) -> AnyPath:
+    return marker.parent / f"{marker.name}.json"

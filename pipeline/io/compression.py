@@ -15,11 +15,13 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import io
 import lzma
 from collections.abc import Iterator
 from typing import IO
 
 import fsspec
+from fsspec.spec import AbstractBufferedFile
 from pyzstd import DParameter, ZstdFile
 
 MAGIC = {
@@ -50,8 +52,8 @@ def open_decompressed(path: str) -> Iterator[tuple[IO[bytes], str | None]]:
     with fsspec.open(path, "rb", compression=None) as raw:
         codec = sniff_compression(raw.read(6))
         raw.seek(0)
-        if codec is None:
-            yield raw, None
+        if codec is None:  # an object store's file takes no size in readline(): buffer it like a local one
+            yield (io.BufferedReader(raw) if isinstance(raw, AbstractBufferedFile) else raw), None
         elif codec == "gzip":
             with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
                 yield fh, codec

@@ -72,16 +72,23 @@ def concat(tables: Iterable[pa.Table]) -> pa.Table:
 
 
 def read_file(path: str | Path) -> pa.Table:
-    import pyarrow.parquet as pq
+    """One ledger part, from a local path or an fsspec URL."""
+    from pipeline.core.atomic import read_parquet
 
-    return pq.read_table(path, schema=LEDGER_SCHEMA)
+    return read_parquet(path, LEDGER_SCHEMA)
 
 
 def read(ledger_dir: str | Path) -> pa.Table:
-    files = sorted(str(p) for p in Path(ledger_dir).glob("*.parquet"))
+    """A ledger folder's parts, from a local path or an fsspec URL."""
+    from pipeline.core.atomic import as_path
+
+    folder = as_path(ledger_dir)
+    local = isinstance(folder, Path)
+    files = sorted(str(p) if local else p.path for p in folder.glob("*.parquet"))
     if not files:
         return empty()
-    return ds.dataset(files, format="parquet", schema=LEDGER_SCHEMA).to_table()
+    fs = None if local else folder.fs
+    return ds.dataset(files, format="parquet", schema=LEDGER_SCHEMA, filesystem=fs).to_table()
 
 
 def decision_counts(ledger: pa.Table) -> dict[str, int]:

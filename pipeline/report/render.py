@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,9 @@ def _plots(r: dict, folder: Path) -> list[Section]:
 
     def save(fig, name: str, title: str) -> None:
         fig.tight_layout()
-        fig.savefig(folder / name, dpi=90, metadata={"Software": None})
+        png = io.BytesIO()  # through write_bytes, so the folder may be an fsspec URL
+        fig.savefig(png, format="png", dpi=90, metadata={"Software": None})
+        write_bytes(folder / name, png.getvalue())
         plt.close(fig)
         made.append(Section(title, image=name))
 
