@@ -47,13 +47,20 @@ def dedup_command(
     index: Annotated[
         Path | None, typer.Option(help="band index dir: dedup against it, then append the kept documents")
     ] = None,
-    chunk_mb: Annotated[float, typer.Option(help="text per partition (MB)")] = 4.0,
+    partition_bytes: Annotated[
+        str,
+        typer.Option(
+            help="most input bytes per partition (e.g. 64MiB, 500kB); a worker's memory follows it; "
+            "small inputs are cut finer so every worker has work"
+        ),
+    ] = "64MiB",
     overwrite: Annotated[
         bool, typer.Option(help="replace an earlier dedup output in --output made with other inputs/config")
     ] = False,
 ) -> None:
     import json
 
+    from dask.utils import parse_bytes
     from pydantic import ValidationError
 
     from pipeline.config import DedupConfig
@@ -61,6 +68,11 @@ def dedup_command(
     from pipeline.core.ownership import OutputRefused
     from pipeline.dedup.standalone import dedup_files
 
+    try:
+        part_bytes = parse_bytes(partition_bytes)
+    except (ValueError, TypeError) as e:
+        typer.secho(f"--partition-bytes {partition_bytes!r}: {e}", fg="red", err=True)
+        raise typer.Exit(2) from None
     try:
         given = dict(threshold=threshold, num_perm=num_perm, ngram=ngram, word_ngram=word_ngram)
         given |= dict(verify=verify, keep=keep)
@@ -79,7 +91,7 @@ def dedup_command(
             if client is not None:
                 client.run(warm_up, cfg)
             summary = dedup_files(
-                input, output, id_field, text_field, cfg, client, index, int(chunk_mb * (1 << 20)), overwrite
+                input, output, id_field, text_field, cfg, client, index, part_bytes, overwrite
             )
     except (ValueError, FileNotFoundError, OutputRefused) as e:
         typer.secho(str(e), fg="red", err=True)

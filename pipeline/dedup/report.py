@@ -71,6 +71,11 @@ def write_report(out: Path, summary: dict, seconds: dict[str, float]) -> Path:
         f"({summary['config']['verify']}), {summary['clusters']} clusters.",
         f"Band index: {summary['band_index_bytes_per_document']} bytes per document.",
         "",
+        f"Out of core: {summary['partitions']} partitions of at most "
+        f"{summary['partition_bytes'] / (1 << 20):.1f} MiB of input, {summary['shards']} shuffle shards; "
+        f"clustering on the driver over {summary['edges']} verified edges "
+        f"({summary['documents_with_edges']} documents).",
+        "",
         "| cluster size | clusters |",
         "| --- | --- |",
         *(f"| {k} | {v} |" for k, v in summary.get("cluster_size_histogram", [])),

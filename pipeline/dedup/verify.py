@@ -22,6 +22,7 @@ from pipeline.core.atomic import write_parquet
 from pipeline.dedup.minhash import shingle_sets
 from pipeline.dedup.plan import EDGE_SCHEMA, PAIR_SCHEMA, Plan, done_stats, finish
 from pipeline.dedup.store import DocStore, open_store, split_gid
+from pipeline.dedup.verify_batches import text_batches
 
 
 @njit(cache=True)
@@ -52,6 +53,11 @@ def estimated_jaccard(sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
     return out
 
 
+# Characters of text whose shingle sets a task holds at once (verify_batches.py): ~8 bytes of
+# hashes per character besides the text, so a task's memory does not follow its candidates.
+EXACT_BATCH_CHARS = 16 << 20
+
+
 def _margin(cfg: DedupConfig) -> float:
     return 4.0 * float(np.sqrt(cfg.threshold * (1.0 - cfg.threshold) / cfg.num_perm))
 
@@ -68,8 +74,12 @@ def similarities(a: np.ndarray, b: np.ndarray, store: DocStore, cfg: DedupConfig
         return sims
     unsure = np.abs(sims - cfg.threshold) < _margin(cfg)
     unsure &= ~(split_gid(a)[0] | split_gid(b)[0])
-    sel = np.flatnonzero(unsure)
-    if len(sel):
+    unsure_pairs = np.flatnonzero(unsure)
+    length = np.zeros(len(docs), np.int64)
+    if len(unsure_pairs):
+        need = np.unique(np.concatenate([ia[unsure_pairs], ib[unsure_pairs]]))
+        length[need] = store.lengths(docs[need])
+    for sel in text_batches(unsure_pairs, ia, ib, length, EXACT_BATCH_CHARS):
         need, local = np.unique(np.concatenate([ia[sel], ib[sel]]), return_inverse=True)
         hashes, offsets = shingle_sets(store.texts(docs[need]), cfg)
         out = np.empty(len(sel), np.float64)

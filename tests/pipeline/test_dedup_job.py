@@ -57,7 +57,7 @@ def _planted(tmp_path: Path, fmt_b: str = "parquet") -> tuple[list[Path], dict[s
 def test_planted_copies_across_partitions_and_files_are_removed_exactly(tmp_path, fmt_b):
     inputs, planted = _planted(tmp_path, fmt_b)
     out = tmp_path / "out"
-    summary = dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=CHUNK)
+    summary = dedup_files(inputs, out, "id", "text", DedupConfig(), partition_bytes=CHUNK)
 
     rows = _ledger(out)
     removed = {i: (r["duplicate_of"], r["reason"]) for i, r in rows.items() if r["decision"] == "duplicate"}
@@ -99,7 +99,7 @@ def test_keys_tasks_scatter_their_own_rows_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(scatter, "scatter_task", counted)
     inputs, _ = _planted(tmp_path)
-    summary = dedup_files(inputs, tmp_path / "out", "id", "text", DedupConfig(), chunk_bytes=CHUNK)
+    summary = dedup_files(inputs, tmp_path / "out", "id", "text", DedupConfig(), partition_bytes=CHUNK)
     parts = len(list((tmp_path / "out" / "ledger").glob("*.parquet")))
     # once per partition, right after its own keys (inline tasks run in order): no scatter round
     assert calls == [(p, p + 1) for p in range(parts)]
@@ -109,19 +109,19 @@ def test_keys_tasks_scatter_their_own_rows_once(tmp_path, monkeypatch):
 def test_rerun_is_byte_identical_and_other_settings_start_over(tmp_path):
     inputs, _ = _planted(tmp_path)
     out = tmp_path / "out"
-    dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=4 * CHUNK)
+    dedup_files(inputs, out, "id", "text", DedupConfig(), partition_bytes=4 * CHUNK)
     files = {
         p: p.read_bytes() for p in [*out.glob("data/*"), *out.glob("ledger/*.parquet"), out / "summary.json"]
     }
     import shutil
 
     shutil.rmtree(out)
-    dedup_files(inputs, out, "id", "text", DedupConfig(), chunk_bytes=4 * CHUNK)
+    dedup_files(inputs, out, "id", "text", DedupConfig(), partition_bytes=4 * CHUNK)
     assert {p: p.read_bytes() for p in files} == files
     with pytest.raises(OutputConflict, match="--overwrite"):  # other settings never mix into a run
-        dedup_files(inputs, out, "id", "text", DedupConfig(near=False), chunk_bytes=4 * CHUNK)
+        dedup_files(inputs, out, "id", "text", DedupConfig(near=False), partition_bytes=4 * CHUNK)
     summary = dedup_files(
-        inputs, out, "id", "text", DedupConfig(near=False), chunk_bytes=4 * CHUNK, overwrite=True
+        inputs, out, "id", "text", DedupConfig(near=False), partition_bytes=4 * CHUNK, overwrite=True
     )
     assert summary["duplicates_near"] == 0 and summary["duplicates_exact"] == 3
 

@@ -12,7 +12,7 @@ from pipeline.core.atomic import done_marker
 from pipeline.dedup.standalone import dedup_files
 from tests.pipeline.test_dedup_data import distinct_texts, near_copy, write_docs
 
-CHUNK_MB = 0.1
+PARTITION_BYTES = 100_000
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -27,7 +27,7 @@ def _docs() -> list[dict]:
 
 def _start(path: Path, out: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "pipeline.cli.main", "pipeline", "dedup", "--input", str(path)]
-    cmd += ["--output", str(out), "--chunk-mb", str(CHUNK_MB)]
+    cmd += ["--output", str(out), "--partition-bytes", str(PARTITION_BYTES)]
     return subprocess.Popen(
         cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -56,9 +56,7 @@ def _outputs(out: Path) -> dict[str, bytes]:
 def test_kill_9_midway_then_rerun_gives_the_same_result(tmp_path):
     path = write_docs(tmp_path / "docs.jsonl", _docs())
     reference = tmp_path / "reference"
-    summary = dedup_files(
-        [path], reference, "id", "text", DedupConfig(), chunk_bytes=int(CHUNK_MB * (1 << 20))
-    )
+    summary = dedup_files([path], reference, "id", "text", DedupConfig(), partition_bytes=PARTITION_BYTES)
     assert summary["kept"] == len(distinct_texts()) and summary["duplicates_exact"] == len(distinct_texts())
 
     out = tmp_path / "killed"
