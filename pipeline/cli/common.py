@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -52,3 +53,29 @@ def run_pipeline_or_exit(
     except (OutputRefused, StrictFailure) as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(2) from None
+    except Exception as e:
+        if client is None or not _scheduler_lost(e):
+            raise
+        # the client's reconnect loop logs each failed retry with a traceback while it shuts down
+        for name in [
+            "distributed",
+            *(n for n in logging.root.manager.loggerDict if n.startswith("distributed.")),
+        ]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        typer.secho(
+            f"the Dask scheduler was lost mid-job ({type(e).__name__}); every partition that finished is "
+            f"kept (its done marker is written after its data): start a scheduler and rerun the same "
+            f"command to resume",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(3) from None
+
+
+def _scheduler_lost(e: BaseException) -> bool:
+    """Distributed's ways of saying the scheduler went away: cancelled futures, a closed comm."""
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(e, CancelledError | CommClosedError)
