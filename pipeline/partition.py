@@ -34,6 +34,7 @@ from pipeline.core.atomic import (
 from pipeline.io.collector import Collector
 from pipeline.io.splits import WHOLE, Split
 from pipeline.records import ledger
+from pipeline.report.collect import kept_summary, merge_kept, partition_summary, summarise_files, summary_path
 from pipeline.steps import StepResult
 
 # Columns every output document has (the documents contract) come first, then whatever the
@@ -283,7 +284,8 @@ def run_stage1(part: Partition, work: AnyPath, cfg: PipelineConfig) -> dict:
 
 
 def run_stage3(part: Partition, work: AnyPath, out: AnyPath, cfg: PipelineConfig) -> dict:
-    """Drop duplicates (this partition's decision file), write its shards and its full ledger.
+    """Drop duplicates (this partition's decision file), write its shards, its full ledger and
+    that ledger's summary with the report's statistics (see `pipeline.report.collect`).
 
     The stage-1 file is taken one record batch at a time (memory-mapped when local, downloaded
     whole from an object store), and shards are written as soon as they fill, so memory stays
@@ -295,7 +297,11 @@ def run_stage3(part: Partition, work: AnyPath, out: AnyPath, cfg: PipelineConfig
     ledger_path = out / "ledger" / f"{part.name}.parquet"
     shard_list = work / "stage3" / f"{part.name}.shards.json"
     if is_done(ledger_path):
-        return json.loads(shard_list.read_text())
+        result = json.loads(shard_list.read_text())
+        if not summary_path(work, part.name).exists():  # finished by a version that wrote none
+            shards = [out / s["path"] for s in result["shards"]]
+            write_json(summary_path(work, part.name), summarise_files(ledger_path, shards, part.source))
+        return result
     docs_path, drops_path, _ = stage1_paths(work, part)
     decide = _Decide(
         read_decisions(work, part.name),
@@ -305,6 +311,7 @@ def run_stage3(part: Partition, work: AnyPath, out: AnyPath, cfg: PipelineConfig
     )
     shards = _ShardWriter(part, out, cfg.shard_rows)
     rows: dict[str, list[pa.Table]] = {"duplicate": [], "emptied": [], "kept": []}
+    kept_stats: list[dict] = []
     for batch in read_arrow(docs_path).to_batches():
         kept, dup_rows, emptied_rows = decide(pa.Table.from_batches([batch]))
         rows["duplicate"].append(dup_rows)
@@ -319,16 +326,17 @@ def run_stage3(part: Partition, work: AnyPath, out: AnyPath, cfg: PipelineConfig
                 nbytes=kept_bytes,
             )
         )
+        kept_stats.append(kept_summary(kept, part.source))
         shards.add(kept)
     shards.close()
     kept_total = sum(t.num_rows for t in rows["kept"])
     duplicates = sum(t.num_rows for t in rows["duplicate"])
     result = {"partition": part.name, "shards": shards.written, "kept": kept_total, "duplicates": duplicates}
     write_json(shard_list, result)
-    write_parquet(
-        ledger_path,
-        ledger.concat([ledger.read_file(drops_path), *rows["duplicate"], *rows["emptied"], *rows["kept"]]),
-    )
+    led = ledger.concat([ledger.read_file(drops_path), *rows["duplicate"], *rows["emptied"], *rows["kept"]])
+    # The driver checks and reports from this summary, never from the ledger or the shards.
+    write_json(summary_path(work, part.name), partition_summary(led, merge_kept(kept_stats)))
+    write_parquet(ledger_path, led)
     mark_done(ledger_path)
     return result
 

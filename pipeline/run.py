@@ -3,7 +3,8 @@
     stage 1 (per input file, parallel): read → decode → extract → clean → langid → filter → dedup keys
     stage 2 (pipeline.dedup.job):       exact + MinHash-LSH duplicates over the survivors' keys only
     stage 3 (per input file, parallel): drop duplicates, write shards + the partition's ledger
-    finish (driver):                    check the ledger balances, write manifest.json
+    finish (driver):                    check the ledger balances (from stage 3's per-partition
+                                        summaries: no per-record state), write manifest.json
 
 Output layout: data/shard-*.arrow, ledger/part-*.parquet, manifest.json, README.md (a dataset card
 whose `configs:` make `datasets.load_dataset(output)` give the documents), _work/ (resume state),
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from pipeline.dataset_card import dataset_card
 from pipeline.io.collector import InputConfigError
 from pipeline.partition import Partition, run_stage1, run_stage3, stage1_paths
 from pipeline.records import ledger
+from pipeline.report.collect import read_summary, summary_path
 
 __all__ = ["OutputConflict", "RunResult", "StrictFailure", "plan_partitions", "run_pipeline"]
 
@@ -208,21 +211,35 @@ def _run(
     find_duplicates([(p.name, stage1_paths(work, p)[0]) for p in parts], work, cfg.dedup, client)
     written = map_tasks(client, run_stage3, parts, "dedup+write", work=work, out=output, cfg=cfg)
 
-    records_in = sum(s["input_records"] for s in stats)
-    full = ledger.read(output / "ledger")
-    ledger.check_balanced(full, records_in)
+    _check_disjoint(parts)  # what makes ids unique across partitions (ledger.check_partitions)
+    led = ledger.check_partitions(
+        {p.name: read_summary(summary_path(work, p.name))["ledger"] for p in parts},
+        {p.name: s["input_records"] for p, s in zip(parts, stats, strict=True)},
+    )
 
     manifest = build_manifest(
-        parts, stats, written, full, resolved_config or {"pipeline": cfg.model_dump(mode="json")}
+        parts, stats, written, led, resolved_config or {"pipeline": cfg.model_dump(mode="json")}
     )
     write_json(output / "manifest.json", manifest)
     write_bytes(output / "README.md", dataset_card(manifest).encode())  # so `datasets` loads the folder
     return RunResult(output=output, manifest=manifest, stats=stats, warnings=warnings)
 
 
+def _check_disjoint(parts: list[Partition]) -> None:
+    """Partitions of one input of one source read disjoint splits of it (a whole input, 0 to end)."""
+    spans = sorted(
+        (p.source, p.path, p.split.start, math.inf if p.split.end is None else p.split.end, p.name)
+        for p in parts
+    )
+    for a, b in zip(spans, spans[1:], strict=False):
+        if a[:2] == b[:2] and b[2] < a[3]:
+            raise ValueError(f"{a[1]}: partitions {a[4]} and {b[4]} overlap, so their ids could collide")
+
+
 def build_manifest(
-    parts: list[Partition], stats: list[dict], written: list[dict], full, config: dict
+    parts: list[Partition], stats: list[dict], written: list[dict], led: dict, config: dict
 ) -> dict:
+    """`led`: the run's ledger summary (ledger.check_partitions)."""
     shards = [s for w in written for s in w["shards"]]
     per_source: dict[str, dict] = {}
     for part, st in zip(parts, stats, strict=True):
@@ -240,7 +257,7 @@ def build_manifest(
         "shards": shards,
         "rows": sum(s["rows"] for s in shards),
         "per_source": per_source,
-        "ledger": {"path": "ledger", "rows": full.num_rows, "decisions": ledger.decision_counts(full)},
+        "ledger": {"path": "ledger", "rows": led["rows"], "decisions": led["decisions"]},
         "inputs": [{"partition": p.name, "source": p.source, "path": p.path} for p in parts],
         "config": config,
     }

@@ -54,9 +54,9 @@ def summary_lines(r: dict) -> list[str]:
     lines.append("")
     lines.append(f"duplicates: exact {r['duplicates']['exact']}, near {r['duplicates']['near']}")
     removed = r["kept_docs"].get("lines_removed")
-    if removed:
+    if removed and removed["docs"]:
         lines.append(
-            f"line dedup: {sum(removed)} repeated lines removed from {sum(1 for x in removed if x)} documents"
+            f"line dedup: {removed['lines']} repeated lines removed from {removed['changed']} documents"
         )
     ds = r["dataset"]
     lines.append(f"dataset: {ds['rows']} documents in {ds['shards']} shards")
@@ -127,11 +127,11 @@ def _tables(r: dict) -> list[Section]:
     )
     kept = r["kept_docs"]
     for col, title in (("lang", "Kept documents by language"), ("script", "Kept documents by script")):
-        if col in kept:
-            counts = Counter(kept[col]).most_common()
+        if col in kept["values"]:
+            counts = _counts(kept, col).most_common()
             out.append(Section(title, header=[col, "documents"], rows=[[str(k), str(v)] for k, v in counts]))
-    if kept.get("cluster_size"):
-        sizes = Counter(kept["cluster_size"])
+    if kept["values"].get("cluster_size"):
+        sizes = _counts(kept, "cluster_size")
         out.append(
             Section(
                 "Kept documents by duplicate-cluster size (1 = no duplicates)",
@@ -156,6 +156,11 @@ def _tables(r: dict) -> list[Section]:
             )
         )
     return out
+
+
+def _counts(kept: dict, col: str) -> Counter:
+    """Kept documents per value of `col`, values in order of first appearance (most_common's tie order)."""
+    return Counter(dict(kept["values"][col]))
 
 
 def _plots(r: dict, folder: Path) -> list[Section]:
@@ -204,12 +209,19 @@ def _plots(r: dict, folder: Path) -> list[Section]:
         save(fig, "bytes_per_stage.png", "Bytes entering each stage")
 
     kept = r["kept_docs"]
-    if kept["chars"]:
+    if kept["docs"]:
         fig, ax = plt.subplots(figsize=(6, 3))
-        for src in sorted(set(kept["source"])):
-            lens = [c for c, s in zip(kept["chars"], kept["source"], strict=True) if s == src and c > 0]
-            if lens:
-                ax.hist(lens, bins=40, alpha=0.6, label=src, log=True)
+        for src in sorted(kept["chars"]):
+            lens = [(c, n) for c, n in kept["chars"][src] if c > 0]
+            if lens:  # each length once, weighted by its count: the same bins and bars as every length
+                ax.hist(
+                    [c for c, _ in lens],
+                    weights=[n for _, n in lens],
+                    bins=40,
+                    alpha=0.6,
+                    label=src,
+                    log=True,
+                )
         ax.set_xscale("log")
         ax.set_xlabel("characters per kept document")
         ax.legend(fontsize=8)
@@ -219,17 +231,19 @@ def _plots(r: dict, folder: Path) -> list[Section]:
         ("lang", "Languages of kept documents", "langs.png"),
         ("script", "Scripts", "scripts.png"),
     ):
-        if col in kept:
-            top = Counter(kept[col]).most_common(20)
+        if col in kept["values"]:
+            top = _counts(kept, col).most_common(20)
             fig, ax = plt.subplots(figsize=(6, 3))
             ax.bar([str(k) for k, _ in top], [v for _, v in top])
             ax.set_ylabel("documents")
             save(fig, name, title)
 
-    scores = [s for s in kept.get("quality_score", []) if s is not None]
-    if scores:
+    scores = kept.get("quality_score")
+    if scores and scores["scored"]:
         fig, ax = plt.subplots(figsize=(6, 3))
-        ax.hist(scores, bins=40, range=(0, 1))
+        bins = len(scores["hist"])
+        mids = [(i + 0.5) / bins for i in range(bins)]  # one point inside each bin, weighted by its count
+        ax.hist(mids, bins=bins, range=(0, 1), weights=scores["hist"])
         ax.set_xlabel("quality score (kept documents)")
         save(fig, "quality_scores.png", "Quality-classifier scores")
 
