@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -227,6 +229,11 @@ def _conform(batch: pa.Table, schema: pa.Schema, path: str) -> pa.Table:
     return batch.select(schema.names).cast(schema)
 
 
+def worker_facts() -> dict:
+    """Which process ran a task, for the report's cluster facts (workers, hosts, cores)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "cores": os.cpu_count() or 1}
+
+
 def run_stage1(part: Partition, work: AnyPath, cfg: PipelineConfig) -> dict:
     """Read → decode → extract → clean → boilerplate → langid → filter → pii → dedup keys.
 
@@ -276,6 +283,7 @@ def run_stage1(part: Partition, work: AnyPath, cfg: PipelineConfig) -> dict:
         "survivors": batches.survivors,
         "seconds": {k: round(v, 4) for k, v in {"read": read_seconds, **batches.seconds}.items()},
         "warnings": read.warnings,
+        "worker": worker_facts(),
     }
     write_parquet(drops_path, ledger.concat([read.quarantined, *batches.drops]))
     write_json(stats_path, stats)

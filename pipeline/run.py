@@ -196,7 +196,15 @@ def _run(
     strict: bool,
     resolved_config: dict | None,
 ) -> RunResult:
-    stats = map_tasks(client, run_stage1, parts, "extract+filter", work=work, cfg=cfg)
+    stats = map_tasks(
+        client,
+        run_stage1,
+        parts,
+        "extract+filter",
+        measure=lambda s: (s["input_records"], s["input_bytes"]),
+        work=work,
+        cfg=cfg,
+    )
     warnings += [w for s in stats for w in s["warnings"]]  # after planning's (unreadable files)
     for w in warnings:
         print(f"WARNING: {w}", flush=True)

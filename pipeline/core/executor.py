@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -100,16 +101,23 @@ def _worker_environ() -> dict[str, Any]:
 
 
 def map_tasks(
-    client: Any, fn: Callable[..., Any], items: Sequence[Any], desc: str, **kwargs: Any
+    client: Any,
+    fn: Callable[..., Any],
+    items: Sequence[Any],
+    desc: str,
+    measure: Callable[[Any], tuple[int, int]] | None = None,
+    **kwargs: Any,
 ) -> list[Any]:
-    """Run `fn(item, **kwargs)` for every item; results in input order, with a progress bar."""
+    """Run `fn(item, **kwargs)` for every item; results in input order, with a progress bar (parts,
+    rate and ETA; with `measure(result) -> (records, bytes)`, records and MB done and their rates)."""
     results: list[Any] = [None] * len(items)
     bar = tqdm(total=len(items), desc=desc, unit="part", disable=None)
+    meter = _Meter(bar, measure)
     try:
         if client is None:
             for i, item in enumerate(items):
                 results[i] = fn(item, **kwargs)
-                bar.update()
+                meter.done(results[i])
         else:
             from distributed import as_completed
 
@@ -117,7 +125,31 @@ def map_tasks(
             index = {f.key: i for i, f in enumerate(futures)}
             for fut in as_completed(futures):
                 results[index[fut.key]] = fut.result()
-                bar.update()
+                meter.done(results[index[fut.key]])
     finally:
         bar.close()
     return results
+
+
+class _Meter:
+    """Records and bytes finished so far, shown after the bar's parts/s and ETA."""
+
+    def __init__(self, bar: Any, measure: Callable[[Any], tuple[int, int]] | None) -> None:
+        self.bar, self.measure = bar, measure
+        self.records = self.bytes = 0
+        self.t0 = time.perf_counter()
+
+    def done(self, result: Any) -> None:
+        self.bar.update()
+        if self.measure is None:
+            return
+        records, size = self.measure(result)
+        self.records, self.bytes = self.records + records, self.bytes + size
+        self.bar.set_postfix_str(self.postfix(time.perf_counter() - self.t0), refresh=False)
+
+    def postfix(self, seconds: float) -> str:
+        rate = 1 / seconds if seconds > 0 else 0.0
+        return (
+            f"{self.records:,} records ({self.records * rate:,.0f}/s), "
+            f"{self.bytes / 1e6:,.1f} MB ({self.bytes / 1e6 * rate:,.1f} MB/s)"
+        )

@@ -78,6 +78,7 @@ def collect(layout: RunLayout) -> dict:
             "per_source": manifest["per_source"],
         },
         "stage_bytes_in": _sum_dicts(s.get("bytes_in", {}) for s in stats),
+        "cluster": cluster_facts([s["worker"] for s in stats if "worker" in s]),
         "kept_docs": merge_kept(s["kept"] for s in summaries),
     }
     tok = _json(layout.tokenizer / "yuliao_tokenizer.json")
@@ -95,6 +96,16 @@ def collect(layout: RunLayout) -> dict:
     if runs:
         report["runs"] = runs
     return report
+
+
+def cluster_facts(workers: list[dict]) -> dict[str, int]:
+    """Distinct worker processes and hosts that ran stage 1, and the cores of those hosts."""
+    hosts = {w["host"]: int(w["cores"]) for w in workers}
+    return {
+        "workers": len({(w["host"], w["pid"]) for w in workers}),
+        "hosts": len(hosts),
+        "cores": sum(hosts.values()),
+    }
 
 
 def _sum_dicts(dicts) -> dict[str, int]:

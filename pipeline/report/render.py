@@ -60,6 +60,11 @@ def summary_lines(r: dict) -> list[str]:
         )
     ds = r["dataset"]
     lines.append(f"dataset: {ds['rows']} documents in {ds['shards']} shards")
+    c = r.get("cluster")
+    if c and c["workers"]:  # runs resumed from older stage-1 files have no worker facts
+        lines.append(
+            f"cluster: {c['workers']} worker process(es) on {c['hosts']} host(s), {c['cores']} cores"
+        )
     if "tokenizer" in r:
         lines.append(f"tokenizer: {r['tokenizer']['kind']}, vocab size {r['tokenizer']['vocab_size']}")
     if "mixture" in r:
