@@ -50,8 +50,8 @@ def dedup_command(
     partition_bytes: Annotated[
         str,
         typer.Option(
-            help="most input bytes per partition (e.g. 64MiB, 500kB); a worker's memory follows it; "
-            "small inputs are cut finer so every worker has work"
+            help="most input bytes per partition (e.g. 64MiB, 500kB): no task holds more than about "
+            "one; smaller inputs are cut into up to 64 partitions of at least 4MiB"
         ),
     ] = "64MiB",
     overwrite: Annotated[

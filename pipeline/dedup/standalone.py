@@ -58,8 +58,9 @@ ID_SCHEMA = pa.schema([("h1", pa.uint64()), ("h2", pa.uint64())])
 
 
 def partition_target(input_bytes: int, partition_bytes: int) -> int:
-    """Bytes per partition: at most `partition_bytes` (a task's memory follows it), and for a
-    small input about SPREAD partitions of at least MIN_PARTITION_BYTES."""
+    """Bytes per partition: at most `partition_bytes` (a write task holds about one partition; a
+    reading task one batch of it), and for a smaller input about SPREAD partitions of at least
+    MIN_PARTITION_BYTES."""
     return min(partition_bytes, max(MIN_PARTITION_BYTES, -(-input_bytes // SPREAD)))
 
 
