@@ -291,26 +291,35 @@ def expand(items: list[Part | Cut], cut_rows: dict[int, list[int]], work: Path) 
     return parts
 
 
-SAMPLE_WINDOWS, SAMPLE_BYTES = 8, 1 << 16
+SAMPLE_WINDOWS, SAMPLE_BYTES = 16, 1 << 16
 
 
-def estimate_rows(part: Part) -> int:
-    """Rows of a partition: exact where a footer or the cut says, else from the newlines of a few
-    evenly spaced windows of its byte range (this sizes the shuffle only, never a result)."""
-    if part.rows is not None:
-        return part.rows
-    fs, local = fsspec.core.url_to_fs(part.path)
-    start = part.split.start
-    end = part.split.end if part.split.end is not None else fs.size(local)
-    span = end - start
-    if span <= 0:
-        return 0
+def estimate_rows(parts: list[Part]) -> int:
+    """Rows of these partitions: exact where a footer or the cut says, else their bytes times their
+    file's newlines per byte (this sizes the shuffle only, never a result)."""
+    rows, density = 0, {}
+    for part in parts:
+        if part.rows is not None:
+            rows += part.rows
+            continue
+        if part.path not in density:
+            density[part.path] = _newline_density(part.path)
+        size, per_byte = density[part.path]
+        end = part.split.end if part.split.end is not None else size
+        rows += round((end - part.split.start) * per_byte)
+    return rows
+
+
+def _newline_density(path: str) -> tuple[int, float]:
+    """(size, newlines per byte) of a file, from a few evenly spaced windows: once per file,
+    not per partition, so planning reads a few MB whatever the input size."""
+    fs, local = fsspec.core.url_to_fs(path)
+    size = fs.size(local)
     seen = newlines = 0
     with fs.open(local, "rb") as fh:
-        step = max(SAMPLE_BYTES, span // SAMPLE_WINDOWS)
-        for at in range(start, end, step):
+        for at in range(0, size, max(SAMPLE_BYTES, size // SAMPLE_WINDOWS)):
             fh.seek(at)
-            window = fh.read(min(SAMPLE_BYTES, end - at))
+            window = fh.read(SAMPLE_BYTES)
             seen += len(window)
             newlines += window.count(b"\n")
-    return max(1, round(span * newlines / max(1, seen)))
+    return size, newlines / max(1, seen)

@@ -262,7 +262,7 @@ def _dedup(
     parts = expand(items, {k: c["rows"] for (k, _), c in zip(cuts, cut, strict=True)}, work)
     names = [f"part-{k:05d}" for k in range(len(parts))]
     key_files = [(name, work / "stage1" / f"{name}.arrow") for name in names]
-    plan = make_plan(key_files, work, cfg, index, docs=sum(estimate_rows(p) for p in parts))
+    plan = make_plan(key_files, work, cfg, index, docs=estimate_rows(parts))
     seconds["read"] = time.perf_counter() - t
 
     t = time.perf_counter()
