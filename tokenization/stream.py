@@ -54,11 +54,9 @@ class DocStream:
             raise ValueError(f"mixture sources {missing} have no documents in {shards.dir}")
         self.sources = list(weights)
         self.shares = np.array([weights[s] for s in self.sources])  # target share of TOKENS per source
-        self._n_docs = [shards.num_docs(s) for s in self.sources]
-        copies = [self._copies(s) for s in self.sources]
+        copies, per_doc = zip(*(self._sampling(s) for s in self.sources), strict=True)
         # documents are drawn, so a source's draw probability is its token share / its mean tokens per
         # drawn document (+ EOS): short-document sources are not under-represented in tokens
-        per_doc = [self._tokens_per_draw(s, c) for s, c in zip(self.sources, copies, strict=True)]
         known = all(m is not None for m in per_doc)
         length = np.array(per_doc, dtype=np.float64) if known else np.ones(len(per_doc))
         q = self.shares / length
@@ -73,26 +71,23 @@ class DocStream:
         self._eos = np.array([shards.eos_id], dtype=np.int64)  # joined after every document
         self._true = np.ones(1, dtype=bool)  # EOS counts as a word start
 
-    def _copies(self, source: str) -> np.ndarray | None:
-        """Expected copies per pass of each document of `source` under its `sampling` (None: one each)."""
+    def _sampling(self, source: str) -> tuple[np.ndarray | None, float | None]:
+        """Expected copies per pass of each document of `source` under its `sampling` (None: one each),
+        and the mean tokens (+1 EOS) of a drawn document (None when the manifest lacks the counts)."""
         cfg = SamplingConfig.model_validate(self.mixture["sources"][source].get("sampling") or "uniform")
         if cfg.method == "uniform":
-            return None
+            mean = self.shards.mean_doc_tokens(source)
+            return None, None if mean is None else mean + 1.0
         values = self.shards.column(source, cfg.column) if cfg.column else None
         if values is None:
             raise ValueError(
                 f"mixture sources.{source}.sampling is {cfg.method!r}, which needs a {cfg.column!r} column "
                 f"in the token shards of {self.shards.dir}: encode a dataset that has it, or use uniform"
             )
-        return copies_per_pass(document_weights(cfg, values), self.shards.doc_lengths(source))
-
-    def _tokens_per_draw(self, source: str, copies: np.ndarray | None) -> float | None:
-        """Mean tokens (+1 EOS) of a drawn document: a pass holds the source's tokens in sum(copies) draws."""
-        if copies is None:
-            mean = self.shards.mean_doc_tokens(source)
-            return None if mean is None else mean + 1.0
-        lengths = self.shards.doc_lengths(source).astype(np.float64) + 1.0
-        return float(np.dot(copies, lengths) / copies.sum())
+        lengths = self.shards.doc_lengths(source)
+        copies = copies_per_pass(document_weights(cfg, values), lengths)
+        # a pass holds the source's tokens (copies_per_pass keeps them) in sum(copies) draws
+        return copies, float((lengths + 1).sum() / copies.sum())
 
     def next_block(self) -> _Block:
         """The next BLOCK documents of the stream (advances the walk; used by the mix meter)."""

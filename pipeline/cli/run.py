@@ -36,7 +36,7 @@ def run_command(
     missing = [s.name for s in m.sources if not s.paths]
     if missing:
         typer.secho(
-            f"sources {missing} have no paths: nothing to read (see `yuliao pipeline mix`)",
+            f"sources {missing} have no paths: nothing to read (see `yuliao mix`)",
             fg="red",
             err=True,
         )
