@@ -55,6 +55,11 @@ class DocStream:
         self.sources = list(weights)
         self.shares = np.array([weights[s] for s in self.sources])  # target share of TOKENS per source
         copies, per_doc = zip(*(self._sampling(s) for s in self.sources), strict=True)
+        # documents one pass over each source draws: all of them, or the sum of their expected copies
+        self.draws_per_pass = np.array(
+            [shards.num_docs(s) if c is None else c.sum() for s, c in zip(self.sources, copies, strict=True)],
+            dtype=np.float64,
+        )
         # documents are drawn, so a source's draw probability is its token share / its mean tokens per
         # drawn document (+ EOS): short-document sources are not under-represented in tokens
         known = all(m is not None for m in per_doc)

@@ -3,7 +3,7 @@
 The mixture's `probability` is a share of TOKENS (GPT-3 style, tokenization/mixture.py); the stream draws
 DOCUMENTS, weighting each source by share / mean document length, so the realised token shares
 meet the target in expectation; the meter shows how closely next to the target at every log step
-(and epochs per source: documents drawn / documents).  It
+(and epochs per source: documents drawn / documents one pass draws).  It
 walks its own copy of the document stream forward (only document lengths are read, block by
 block), so a log step costs only the blocks passed since the last one.
 """
@@ -25,14 +25,14 @@ class MixMeter:
         self.stream = DocStream(shards, mixture)
         self.sources = self.stream.sources
         self.target = dict(zip(self.sources, self.stream.shares.tolist(), strict=True))
-        self._docs = np.array([shards.num_docs(s) for s in self.sources], dtype=np.float64)
+        self._docs = self.stream.draws_per_pass  # under sampling a pass is not every document once
         self._done_tokens = np.zeros(len(self.sources), np.int64)  # from blocks wholly passed
         self._done_docs = np.zeros(len(self.sources), np.int64)
         self._block = None
         self._pos = 0
 
     def update(self, n_tokens: int) -> dict[str, dict[str, float]]:
-        """Per source: tokens, realised share, target share and epochs (documents drawn / documents)."""
+        """Per source: tokens, realised share, target share and epochs (documents drawn / documents one pass draws)."""
         if n_tokens < self._pos:
             raise ValueError("the meter only moves forward")
         self._pos = n_tokens
@@ -48,7 +48,7 @@ class MixMeter:
                 "tokens": int(tokens[i]),
                 "share": float(tokens[i] / total),
                 "target": float(self.target[s]),
-                "epochs": float(docs[i] / self._docs[i]),
+                "epochs": float(docs[i] / self._docs[i]),  # passes over the source
             }
             for i, s in enumerate(self.sources)
         }

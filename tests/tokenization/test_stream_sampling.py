@@ -29,8 +29,12 @@ SCORES = np.linspace(0.0, 1.0, DOCS)
 CLUSTERS = np.array([1, 2, 3, 5, 200] * (DOCS // 5))
 
 
-def write_tokens(root: Path, sources: tuple[str, ...] = ("web",), shards: int = 2) -> Path:
-    """Token shards as `yuliao tokenizer encode` writes them, with the carried per-document columns."""
+def write_tokens(
+    root: Path, sources: tuple[str, ...] = ("web",), shards: int = 2, lengths: np.ndarray | None = None
+) -> Path:
+    """Token shards as `yuliao tokenizer encode` writes them, with the carried per-document columns
+    (document d has LENGTH tokens, or lengths[d])."""
+    lengths = np.full(DOCS, LENGTH) if lengths is None else lengths
     entries = []
     per_shard = DOCS // shards
     for k in range(shards):
@@ -45,7 +49,7 @@ def write_tokens(root: Path, sources: tuple[str, ...] = ("web",), shards: int = 
             for d in range(k * per_shard, (k + 1) * per_shard):
                 rows["id"].append(f"{s}-{d}")
                 rows["source"].append(s)
-                rows["input_ids"].append([FIRST + 100 * i + d] * LENGTH)
+                rows["input_ids"].append([FIRST + 100 * i + d] * int(lengths[d]))
                 rows["quality_score"].append(float(SCORES[d]))
                 rows["cluster_size"].append(int(CLUSTERS[d]))
         table = pa.table({**rows, "input_ids": pa.array(rows["input_ids"], pa.list_(pa.uint16()))})
@@ -57,14 +61,16 @@ def write_tokens(root: Path, sources: tuple[str, ...] = ("web",), shards: int = 
                 "rows": len(rows["id"]),
                 "sha256": sha256_file(path),
                 "docs_per_source": dict.fromkeys(sources, per_shard),
-                "tokens_per_source": dict.fromkeys(sources, per_shard * LENGTH),
+                "tokens_per_source": dict.fromkeys(
+                    sources, int(lengths[k * per_shard : (k + 1) * per_shard].sum())
+                ),
             }
         )
     write_json(
         root / "manifest.json",
         {
             "shards": entries,
-            "tokens_per_source": dict.fromkeys(sources, DOCS * LENGTH),
+            "tokens_per_source": dict.fromkeys(sources, int(lengths.sum())),
             "docs_per_source": dict.fromkeys(sources, DOCS),
             "eos_id": EOS,
             "pad_id": 0,
@@ -207,3 +213,19 @@ def test_cli_mix_materialises_and_reruns_byte_identical(tmp_path: Path):
     first = (tmp_path / "mat" / made["shards"][0]["path"]).read_bytes()
     assert runner.invoke(app, args).exit_code == 0
     assert (tmp_path / "mat" / made["shards"][0]["path"]).read_bytes() == first
+
+
+def test_the_mix_meter_counts_passes_under_sampling(tmp_path: Path):
+    """Long documents score high here, so pareto draws fewer documents per pass than the source holds:
+    epochs must count passes (tokens drawn / source tokens), not documents drawn / documents."""
+    from pretrain.data.meter import MixMeter
+    from tokenization.shards import TokenShards
+
+    lengths = 1 + np.arange(DOCS)  # document d has d + 1 tokens; its score rises with d
+    tokens = write_tokens(tmp_path / "tokens", lengths=lengths)
+    meter = MixMeter(
+        TokenShards(tokens), mixture_of_weights({"web": 1.0}, web=SamplingConfig(method="pareto"))
+    )
+    seen = meter.update(200_000)["web"]
+    passes = 200_000 / (lengths + 1).sum()  # EOS included, as the stream holds it
+    assert seen["epochs"] == pytest.approx(passes, rel=0.05)
