@@ -5,6 +5,12 @@ The JSONL file is always written (append-only, one JSON object per line, flushed
 runs stay inspectable and testable without TensorBoard; `tensorboard --logdir OUT/tb` shows the
 same scalars when the package is present.  Other ranks get a logger that does nothing.
 
+A log session's first record, at step s, replaces what is stored at steps >= s: a resumed run
+replays every step after its checkpoint (a run without one, every step), so the records an
+interrupted run wrote past that point are dropped from metrics.jsonl, and TensorBoard hides its
+events from step s on (SummaryWriter's `purge_step`).  Steps are logged on a fixed schedule, so
+the first step a resumed run logs is the first one after its checkpoint that anything was logged at.
+
 When the run folder is an fsspec URL (object stores cannot append), both are written to a local
 staging folder, seeded with the metrics.jsonl a resumed run left, and uploaded whole by `sync`: at
 every checkpoint and at the end, so the stored log reaches as far as the stored checkpoint.
@@ -40,29 +46,42 @@ class MetricsLog:
         out = as_path(out_dir)
         self.path = out / METRICS_FILE
         if isinstance(out, Path):
-            local = out
-            local.mkdir(parents=True, exist_ok=True)
+            self._local = out
+            out.mkdir(parents=True, exist_ok=True)
         else:
             self._remote = out
-            local = self._stage = Path(tempfile.mkdtemp(prefix="yuliao-metrics-"))
-            if self.path.is_file():  # a resumed run appends to what was stored
-                self.path.fs.get_file(self.path.path, str(local / METRICS_FILE))
-        self._file = (local / METRICS_FILE).open("a", encoding="utf-8")
+            self._local = self._stage = Path(tempfile.mkdtemp(prefix="yuliao-metrics-"))
+            if self.path.is_file():  # a resumed run continues what was stored
+                self.path.fs.get_file(self.path.path, str(self._local / METRICS_FILE))
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # tensorboard not installed: JSONL only
-            return
-        self._tb = SummaryWriter(log_dir=str(local / "tb"))
+            SummaryWriter = None  # noqa: N806
+        self._writer = SummaryWriter
 
     @property
     def tensorboard(self) -> bool:
-        return self._tb is not None
+        return self.enabled and self._writer is not None
+
+    def _start(self, step: int) -> None:
+        """Open the log at this session's first step, dropping the stored records it replays."""
+        local = self._local / METRICS_FILE
+        if local.is_file():
+            lines = local.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = [line for line in lines if _step_of(line) < step]
+            if len(kept) < len(lines):
+                write_bytes(local, "".join(kept).encode())
+        self._file = local.open("a", encoding="utf-8")
+        if self._writer is not None:
+            self._tb = self._writer(log_dir=str(self._local / "tb"), purge_step=step)
 
     def write(self, step: int, kind: str, values: dict[str, Any], line: str | None = None) -> None:
         if not self.enabled:
             return
         if line is not None:
             print(line, flush=True)
+        if self._file is None:
+            self._start(step)
         assert self._file is not None
         self._file.write(json.dumps({"step": step, "kind": kind, **values}, sort_keys=True) + "\n")
         self._file.flush()
@@ -89,6 +108,14 @@ class MetricsLog:
         if self._stage is not None:
             shutil.rmtree(self._stage, ignore_errors=True)
             self._stage = None
+
+
+def _step_of(line: str) -> float:
+    """A stored record's step; a line a kill cut short counts as past every step, so it is dropped."""
+    try:
+        return int(json.loads(line)["step"]) if line.endswith("\n") else float("inf")
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def read_metrics(path: str | os.PathLike[str] | UPath, kind: str | None = None) -> list[dict[str, Any]]:
