@@ -43,21 +43,30 @@ def signature_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def take_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """`column[rows]` (rows sorted) taken chunk by chunk: ChunkedArray.take first concatenates the
+    chunks, which copies a whole memory-mapped column and faults in all of its pages."""
+    bounds = np.cumsum([0, *(len(c) for c in column.chunks)])
+    chunk_of = np.searchsorted(bounds, rows, side="right") - 1
+    pieces = [
+        column.chunk(int(c)).take(pa.array(rows[chunk_of == c] - bounds[c])) for c in np.unique(chunk_of)
+    ]
+    return pa.concat_arrays(pieces) if pieces else pa.array([], column.type)
+
+
 class DocStore:
-    """Opens each partition / index segment once, on first use."""
+    """Opens a partition / index segment for each read and lets it go after: a memory map kept
+    open holds every page a task ever touched in its RSS (the kernel reads ahead around each
+    faulting row), so a task that reads a few rows of every partition would map the corpus."""
 
     def __init__(self, parts: Sequence[Path], segments: Sequence[Path] = ()):
         self.parts, self.segments = list(parts), list(segments)
-        self._tables: dict[tuple[bool, int], pa.Table] = {}
 
     def table(self, is_index: bool, number: int) -> pa.Table:
-        key = (is_index, number)
-        if key not in self._tables:
-            self._tables[key] = read_arrow((self.segments if is_index else self.parts)[number])
-        return self._tables[key]
+        return read_arrow((self.segments if is_index else self.parts)[number])
 
     def _groups(self, gids: np.ndarray):
-        """Yield (positions in gids, is_index, number, rows) per file, in file order."""
+        """Yield (positions in gids, is_index, number, rows) per file, in file order, rows sorted."""
         is_index, number, rows = split_gid(gids)
         order = np.lexsort((rows, number, is_index))
         keys = np.stack([is_index[order].astype(np.int64), number[order]], axis=1)
@@ -67,28 +76,30 @@ class DocStore:
         for chunk in np.split(order, cut):
             yield chunk, bool(is_index[chunk[0]]), int(number[chunk[0]]), rows[chunk]
 
+    def _take(self, gids: np.ndarray, name: str):
+        """Yield (positions in gids, the column's values at them or None where a file lacks it)."""
+        for pos, is_index, number, rows in self._groups(gids):
+            t = self.table(is_index, number)
+            yield pos, take_rows(t.column(name), rows) if name in t.column_names else None
+            del t  # unmapped before the next file is opened
+
     def column(self, gids: np.ndarray, name: str) -> list:
         """Python values of one column for these gids (None where a file lacks the column)."""
         out: list = [None] * len(gids)
-        for pos, is_index, number, rows in self._groups(gids):
-            t = self.table(is_index, number)
-            if name not in t.column_names:
-                continue
-            for p, v in zip(pos, t.column(name).take(pa.array(rows)).to_pylist(), strict=True):
-                out[p] = v
+        for pos, values in self._take(gids, name):
+            if values is not None:
+                for p, v in zip(pos, values.to_pylist(), strict=True):
+                    out[p] = v
         return out
 
     def texts(self, gids: np.ndarray) -> pa.Array:
         """The text of these gids as one Arrow column in gid order (null for index documents,
         which keep no text), for the shingle kernel to read in place."""
         pieces, positions = [], []
-        for pos, is_index, number, rows in self._groups(gids):
-            t = self.table(is_index, number)
-            if "text" in t.column_names:
-                piece = t.column("text").take(pa.array(rows)).combine_chunks().cast(pa.large_string())
-            else:
-                piece = pa.nulls(len(rows), pa.large_string())
-            pieces.append(piece)
+        for pos, values in self._take(gids, "text"):
+            pieces.append(
+                pa.nulls(len(pos), pa.large_string()) if values is None else values.cast(pa.large_string())
+            )
             positions.append(pos)
         if not pieces:
             return pa.array([], pa.large_string())
@@ -98,20 +109,18 @@ class DocStore:
     def lengths(self, gids: np.ndarray) -> np.ndarray:
         """Text length in characters (0 for index documents, which keep no text)."""
         out = np.zeros(len(gids), np.int64)
-        for pos, is_index, number, rows in self._groups(gids):
-            t = self.table(is_index, number)
-            if "text" in t.column_names:
-                taken = t.column("text").take(pa.array(rows))
-                out[pos] = pc.fill_null(pc.utf8_length(taken), 0).to_numpy(zero_copy_only=False)
+        for pos, values in self._take(gids, "text"):
+            if values is not None:
+                out[pos] = pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False)
         return out
 
     def signatures(self, gids: np.ndarray) -> np.ndarray:
         out = None
-        for pos, is_index, number, rows in self._groups(gids):
-            sigs = signature_matrix(self.table(is_index, number).column("minhash"))
+        for pos, values in self._take(gids, "minhash"):
+            sigs = signature_matrix(values)
             if out is None:
                 out = np.empty((len(gids), sigs.shape[1]), np.uint32)
-            out[pos] = sigs[rows]
+            out[pos] = sigs
         return out if out is not None else np.empty((0, 0), np.uint32)
 
 
