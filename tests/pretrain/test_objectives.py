@@ -21,7 +21,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from pretrain.collate import chunk_length
+from pretrain.collate import chunk_length, make_collate
 from pretrain.config import ModelConfig, PretrainConfig, RunConfig
 from pretrain.objectives import SpecialIds, WordTable, clm_collate, mlm_collate, plm_collate
 from pretrain.objectives.masks import expand
@@ -498,28 +498,47 @@ def test_plm_collate_mapping_and_document_isolation() -> None:
         assert 0 not in pos[b] and 21 not in pos[b]  # a document's first token stays context
 
 
-def test_plm_rates_compare_with_transformers(tokenizer: PreTrainedTokenizerFast) -> None:
-    """Both predict about 1/6 of the tokens; XLNet's 1/n spans are shorter than HF's uniform 1..5."""
+def _mean_run(mask: np.ndarray) -> float:
+    """Mean length of the runs of consecutive True in each row of a [B, L] mask."""
+    runs = []
+    for row in mask:
+        e = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(int), [0]])))
+        runs.extend(e[1::2] - e[::2])
+    return float(np.mean(runs))
+
+
+def test_plm_rates_follow_the_run_config_and_compare_with_transformers(
+    tokenizer: PreTrainedTokenizerFast,
+) -> None:
+    """Measured on collated batches (two documents per row, every token a word): the share of tokens
+    predicted is the run's plm_predict_ratio, spans are single words with plm_max_span 1 and longer
+    with 5.  HF's collator predicts about 1/6 too, in longer spans (uniform 1..5 tokens, not 1/n)."""
     rng = np.random.default_rng(4)
     chunks = _ordinary_tokens(rng, (64, 120))
-    ours = plm_collate(chunks, rng, ids=IDS)
-    ours_rate = (ours["labels"].numpy() != -100).mean() * ours["labels"].shape[1] / 120
+    chunks[:, 50] = IDS.eos
+    measured = {}
+    for ratio, max_span in [(1 / 6, 5), (0.25, 1)]:
+        run = RunConfig(
+            name="r",
+            objective="plm",
+            model=ModelConfig(arch="xlnet"),
+            plm_predict_ratio=ratio,
+            plm_max_span=max_span,
+        )
+        out = make_collate(run, IDS)(chunks, np.random.default_rng(1))
+        is_target = out["target_mapping"].numpy().any(axis=1)  # [B, L]: the positions predicted
+        assert not is_target[:, [0, 50, 51]].any()  # never the EOS nor a document's first token
+        assert (out["labels"].numpy() == chunks[np.nonzero(is_target)].reshape(64, -1)).all()
+        measured[max_span] = (is_target.mean(), _mean_run(is_target))
+        assert measured[max_span][0] == pytest.approx(run.plm_predict_ratio, abs=0.005)
+    assert measured[1][1] < 1.35 < 1.6 < measured[5][1]  # up to single tokens that top the spans up
+
     hf = DataCollatorForPermutationLanguageModeling(tokenizer, plm_probability=1 / 6, max_span_length=5)
     torch.manual_seed(0)
     got = hf([{"input_ids": torch.tensor(c)} for c in chunks])
-    hf_rate = (got["labels"] != -100).float().mean().item()
-    assert ours_rate == pytest.approx(1 / 6, abs=0.01)
-    assert hf_rate == pytest.approx(ours_rate, abs=0.02)
-
-    def mean_run(mask: np.ndarray) -> float:
-        runs = []
-        for row in mask:
-            e = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(int), [0]])))
-            runs.extend(e[1::2] - e[::2])
-        return float(np.mean(runs))
-
-    ours_mask = ours["target_mapping"].numpy().any(axis=1)
-    assert mean_run(ours_mask) < mean_run(got["labels"].numpy() != -100)
+    hf_mask = (got["labels"] != -100).numpy()
+    assert hf_mask.mean() == pytest.approx(1 / 6, abs=0.02)
+    assert measured[5][1] < _mean_run(hf_mask)
 
 
 def test_plm_batch_trains_xlnet_without_leaks(tmp_path: Path) -> None:
