@@ -1,16 +1,21 @@
 """Pipeline parallelism: consecutive layers of a causal LM on the ranks of a "pp" group, micro-batches
 flowing through with torch.distributed.pipelining (1F1B by default, GPipe on request).
 
-Integration (each rank of a pp group runs the same code on the SAME batch; the dp index picks the data):
+Integration into train() (all ranks of one pp group feed the SAME batch: the dp coordinate picks it):
 
-    model = build_model(run, tokenizer)                       # full model, same seed on every rank
+    model = build_model(run, tokenizer).to(device)     # full model, same seed on every rank; consumed
     pipe = build_pipeline(model, mesh["pp"], n_microbatches=run.grad_accum, schedule="1f1b",
-                          wrap=lambda m: D.wrap(m, ...))     # optional DP/TP wrapper of the stage module
-    optimizer = make_optimizer(pipe.module, run, device)      # this stage's parameters only
-    n_global = targets of the step summed over the dp ranks   (pretrain.loss.target_count, all-reduced)
-    loss_sum = pipeline_step(pipe, inputs, labels, n_global, dp_size)   # inputs: train.model_inputs
-    clip_grad_norm_(pipe, run.grad_clip); optimizer.step(); optimizer.zero_grad()
-    step_loss = sum over all ranks of (loss_sum or 0) / n_global
+                          wrap=...)                     # optional: TP / checkpointing / DDP or FSDP2 on "dp"
+    optimizer = make_optimizer(pipe.module, run, device)   # this stage's parameters only
+    each step:  batch = the step's grad_accum micro-batches concatenated along dim 0
+        inputs, labels = model_inputs(batch, device, "clm")
+        n_global = target_count of the step summed over the dp ranks
+        with autocast: s = pipeline_step(pipe, inputs, labels, n_global, dp_size)
+        grad_norm = clip_grad_norm_(pipe, run.grad_clip); optimizer.step(); optimizer.zero_grad()
+        step loss = sum over ALL ranks of (s, or 0 where None) / n_global
+    eval:   pipeline_eval(pipe, inputs, labels) per held-out batch: CE sum on the last stage
+    export: state = full_state_dict(pipe) on pp rank 0 -> a fresh build_model(...).load_state_dict(state)
+            -> save_pretrained; the stage state dicts carry HF names, so DCP checkpoints merge as they are.
 
 Stage split (`stage_layers`): stage 0 owns the embeddings, the last stage the final norm and LM head,
 and the L layers are cut into pp contiguous runs, the first L % pp stages one layer longer (the last
@@ -156,23 +161,17 @@ def split_model(model: PreTrainedModel, stage: int, n_stages: int) -> StageModul
     return StageModule(model, arch, layers, is_first=stage == 0, is_last=stage == n_stages - 1)
 
 
-def _unwrap(module: nn.Module) -> StageModule:
-    inner = getattr(module, "module", module)  # DDP keeps the stage module in .module
-    assert isinstance(inner, StageModule), type(inner)
-    return inner
-
-
-@dataclass
+@dataclass(frozen=True)
 class Pipeline:
     """One rank's part of a pipeline: its (wrapped) stage module and the schedules that drive it."""
 
-    module: nn.Module  # the stage module, wrapped as `wrap` returned it: give it to the optimizer
-    stage: StageModule  # the bare stage module (HF parameter names)
+    module: nn.Module  # the stage module as `wrap` returned it: give it to the optimizer
+    stage: StageModule  # the bare stage module (HF parameter names, is_first / is_last)
     schedule: Any  # Schedule1F1B / ScheduleGPipe over n_microbatches, with backward
     eval_schedule: Any  # GPipe over one micro-batch, forward only (`pipeline_eval`)
     group: dist.ProcessGroup
     n_microbatches: int
-    loss_sums: list[torch.Tensor] = field(default_factory=list)  # filled by the loss function
+    loss_sums: list[torch.Tensor] = field(default_factory=list)  # each micro-batch's CE sum, as computed
 
 
 def _pp_group(pp: DeviceMesh | dist.ProcessGroup) -> dist.ProcessGroup:
@@ -209,33 +208,33 @@ def build_pipeline(
     n_stages, rank = dist.get_world_size(group), dist.get_rank(group)
     if schedule not in SCHEDULES:
         raise ValueError(f"pipeline_schedule: {schedule!r} is not one of {sorted(SCHEDULES)}")
-    if schedule == "1f1b" and n_microbatches < n_stages:
+    if n_microbatches < 1 or (schedule == "1f1b" and n_microbatches < n_stages):
         raise ValueError(
-            f"n_microbatches: 1F1B needs at least one micro-batch per stage ({n_microbatches} < "
-            f"pipeline_parallel {n_stages}); raise grad_accum or use the gpipe schedule"
+            f"n_microbatches: {n_microbatches} for {n_stages} stages; 1F1B needs at least one micro-batch "
+            "per stage (GPipe at least one): raise grad_accum or use the gpipe schedule"
         )
     stage_module = split_model(model, rank, n_stages)
-    device = device or next(stage_module.parameters()).device
     module = wrap(stage_module) if wrap is not None else stage_module
-    pipe = Pipeline(module, stage_module, None, None, group, n_microbatches)
+    device = device or next(module.parameters()).device
+    sums: list[torch.Tensor] = []
 
     def loss_fn(
         logits: torch.Tensor, labels: torch.Tensor, dp_size: int = 1, n_targets: Any = 1
     ) -> torch.Tensor:
         micro_sum = loss_sum(logits, labels, causal=True)
-        pipe.loss_sums.append(micro_sum.detach())
+        sums.append(micro_sum.detach())
         return micro_sum * dp_size / n_targets  # the trainer's per-micro-batch backward, exactly
 
-    pipe.schedule = SCHEDULES[schedule](
+    train = SCHEDULES[schedule](
         PipelineStage(module, rank, n_stages, device, group=group),
         n_microbatches=n_microbatches,
         loss_fn=loss_fn,
-        scale_grads=False,  # the loss is already sum / N over the whole step
+        scale_grads=False,  # its default divides gradients by n_microbatches; the loss is already / N
     )
-    pipe.eval_schedule = ScheduleGPipe(
+    evaluate = ScheduleGPipe(
         PipelineStage(module, rank, n_stages, device, group=group), n_microbatches=1, loss_fn=loss_fn
     )
-    return pipe
+    return Pipeline(module, stage_module, train, evaluate, group, n_microbatches, sums)
 
 
 def _stage_args(
@@ -331,7 +330,8 @@ def clip_grad_norm_(pipe: Pipeline, max_norm: float | None) -> torch.Tensor:
     skip = tied if pipe.stage.is_last else None  # the last stage's copy: the first stage counts it
     params = [p for p in pipe.module.parameters() if p.grad is not None]
     grads = [p.grad for p in params if p is not skip]
-    local = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=params[0].device)
+    device = next(pipe.module.parameters()).device
+    local = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=device)
     if isinstance(local, DTensor):
         local = local.full_tensor()
     total = local.double().square()
