@@ -90,6 +90,11 @@ def held_out() -> dict[str, torch.Tensor]:
     return whole_step(step_batches(1000)[:2])
 
 
+def full(t: torch.Tensor) -> torch.Tensor:
+    """A copy of the whole tensor: FSDP2's DTensor shards gathered (collective over the dp ranks)."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t.clone()
+
+
 def _train(pipe: Pipeline, rows: slice, dp: Any = None) -> dict[str, Any]:
     """The reference's steps through the pipeline, on this dp rank's `rows` of every micro-batch."""
     import torch.distributed as dist
@@ -110,7 +115,7 @@ def _train(pipe: Pipeline, rows: slice, dp: Any = None) -> dict[str, Any]:
                 dist.all_reduce(s, group=dp)
             result["losses"].append(float(s) / n)
         if step == 0:
-            result["grads"] = {k: p.grad.clone() for k, p in pipe.stage.named_parameters()}
+            result["grads"] = {k: full(p.grad) for k, p in pipe.stage.named_parameters()}
         result["norms"].append(float(clip_grad_norm_(pipe, CLIP)))
         opt.step()
         opt.zero_grad()
@@ -121,9 +126,10 @@ def _train(pipe: Pipeline, rows: slice, dp: Any = None) -> dict[str, Any]:
 
 
 def _worker(out: Path) -> None:
-    """One of 2 ranks: every pp2 case, then pp1 x dp2 (DDP through `wrap`); results to out."""
+    """One of 2 ranks: every pp2 case, then pp1 x dp2 (DDP, FSDP2 through `wrap`); results to out."""
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
     from torch.nn.parallel import DistributedDataParallel
 
     torch.set_num_threads(1)
@@ -138,7 +144,11 @@ def _worker(out: Path) -> None:
     pipe = build_pipeline(
         tiny_model("llama"), mesh, MICRO, "1f1b", wrap=lambda m: DistributedDataParallel(m, process_group=dp)
     )
-    torch.save(_train(pipe, slice(rank, rank + 1), dp), out / f"llama-dp2-rank{rank}.pt")
+    torch.save(_train(pipe, slice(rank, rank + 1), dp), out / f"llama-ddp-rank{rank}.pt")
+    pipe = build_pipeline(
+        tiny_model("llama"), mesh, MICRO, "gpipe", wrap=lambda m: fully_shard(m, mesh=mesh["dp"])
+    )
+    torch.save(_train(pipe, slice(rank, rank + 1), dp), out / f"llama-fsdp-rank{rank}.pt")
     dist.destroy_process_group()
 
 
@@ -195,10 +205,11 @@ def test_pp2_matches_one_process(pp_runs: Path, arch: str, schedule: str) -> Non
     assert_like_one_process(arch, [first, last])
 
 
-def test_dp2_through_wrap_matches_one_process(pp_runs: Path) -> None:
-    """pp1 x dp2, DDP applied by build_pipeline's `wrap`: dp_size=2 undoes DDP's averaging, so each
-    rank's half of every micro-batch still back-propagates its CE sum / the step's global N."""
-    ranks = [torch.load(pp_runs / f"llama-dp2-rank{r}.pt") for r in (0, 1)]
+@pytest.mark.parametrize("wrapper", ["ddp", "fsdp"])
+def test_dp2_through_wrap_matches_one_process(pp_runs: Path, wrapper: str) -> None:
+    """pp1 x dp2, DDP (1F1B) or FSDP2 (GPipe) applied by build_pipeline's `wrap`: dp_size=2 undoes their
+    averaging, so each rank's half of every micro-batch back-propagates its CE sum / the global N."""
+    ranks = [torch.load(pp_runs / f"llama-{wrapper}-rank{r}.pt") for r in (0, 1)]
     assert ranks[0]["losses"] == ranks[1]["losses"]
     assert_like_one_process("llama", ranks[:1])
     assert_like_one_process("llama", ranks[1:])
