@@ -2,8 +2,9 @@
 
 One torchrun of 2 gloo ranks trains a tiny 4-layer Llama and GPT-2 (tied embeddings) for 10 AdamW steps
 as pp2 with 1F1B and with GPipe, 4 micro-batches of packed documents per step; this process runs the
-same steps the way pretrain/train.py does (per micro-batch backward of loss_sum / N).  This file is
-also the worker script: torchrun runs it with a JSON argument.
+same steps the way pretrain/train.py does (per micro-batch backward of loss_sum / N).  The same
+torchrun also runs pp1 x dp2 with DDP and FSDP2 applied through `wrap`.  This file is also the
+worker script: torchrun runs it with the output folder as its argument.
 """
 
 from __future__ import annotations
