@@ -5,6 +5,7 @@ Integration into train() (all ranks of one pp group feed the SAME batch: the dp 
 
     model = build_model(run, tokenizer).to(device)     # full model, same seed on every rank; consumed
     pipe = build_pipeline(model, mesh["pp"], n_microbatches=run.grad_accum, schedule="1f1b",
+                          loss_sum=partial(loss_sum, causal=True),   # pretrain.loss
                           wrap=...)                     # optional: TP / checkpointing / DDP or FSDP2 on "dp"
     optimizer = make_optimizer(pipe.module, run, device)   # this stage's parameters only
     each step:  batch = the step's grad_accum micro-batches concatenated along dim 0
@@ -26,7 +27,8 @@ as torchtitan does), so the stages' state dicts merge into the HF model's state 
 become two copies, on the first and the last stage, whose gradients are summed after every step
 (`pipeline_step`), so both stay equal to the tied weight of the 1-process model.
 
-Loss: the last stage computes pretrain.loss.loss_sum(logits, labels, causal=True) per micro-batch and
+Loss: the last stage computes the given loss_sum(logits, labels) per micro-batch (for the trainer:
+partial(pretrain.loss.loss_sum, causal=True), whose HF-style shift matches the 1-process model) and
 back-propagates loss_sum * dp_size / n_targets, exactly the trainer's per-micro-batch backward; the
 schedule is built with scale_grads=False because its default divides gradients by n_microbatches.
 """
@@ -46,8 +48,6 @@ from torch.distributed.pipelining import PipelineStage, Schedule1F1B, ScheduleGP
 from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel
 from transformers.masking_utils import create_causal_mask
-
-from pretrain.loss import loss_sum
 
 Schedule = Literal["1f1b", "gpipe"]
 SCHEDULES = {"1f1b": Schedule1F1B, "gpipe": ScheduleGPipe}
@@ -191,13 +191,16 @@ def build_pipeline(
     n_microbatches: int,
     schedule: Schedule = "1f1b",
     *,
+    loss_sum: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     wrap: Callable[[nn.Module], nn.Module] | None = None,
     device: torch.device | None = None,
 ) -> Pipeline:
     """Cut this rank's stage out of `model` and build its schedule.  Collective-free; call on every rank.
 
     pp: the pipeline group, as a DeviceMesh (1-D, e.g. mesh["pp"], or one with a "pp" dimension) or a
-    ProcessGroup; the rank's index in it is its stage index.  `model` must be identical on all ranks
+    ProcessGroup; the rank's index in it is its stage index.  loss_sum(logits, labels): a micro-batch's
+    summed per-target loss, for the trainer partial(pretrain.loss.loss_sum, causal=True) (passed in, as
+    pretrain.parallel must not import the trainer's modules).  `model` must be identical on all ranks
     (built with the same seed) and is consumed.  `wrap` (TP, activation checkpointing, DDP/FSDP on the
     data axis) is applied to the stage module before the stage is built, so the pipelining runtime
     sees DDP/FSDP and defers their gradient sync to the last micro-batch.  1F1B needs
@@ -221,7 +224,7 @@ def build_pipeline(
     def loss_fn(
         logits: torch.Tensor, labels: torch.Tensor, dp_size: int = 1, n_targets: Any = 1
     ) -> torch.Tensor:
-        micro_sum = loss_sum(logits, labels, causal=True)
+        micro_sum = loss_sum(logits, labels)
         sums.append(micro_sum.detach())
         return micro_sum * dp_size / n_targets  # the trainer's per-micro-batch backward, exactly
 

@@ -31,6 +31,7 @@ VOCAB, SEQ, EOS = 64, 16, 2
 STEPS, MICRO, ROWS = 10, 4, 2  # steps, micro-batches per step, rows per micro-batch
 CASES = [("llama", "1f1b"), ("llama", "gpipe"), ("gpt2", "1f1b"), ("gpt2", "gpipe")]
 LR, CLIP = 3e-3, 1.0
+CLM_LOSS = functools.partial(loss_sum, causal=True)
 
 
 def tiny_model(arch: str, layers: int = 4) -> torch.nn.Module:
@@ -138,16 +139,28 @@ def _worker(out: Path) -> None:
     rank = dist.get_rank()
     mesh = init_device_mesh("cpu", (2,), mesh_dim_names=("pp",))
     for arch, schedule in CASES:
-        result = _train(build_pipeline(tiny_model(arch), mesh["pp"], MICRO, schedule), slice(None))
+        result = _train(
+            build_pipeline(tiny_model(arch), mesh["pp"], MICRO, schedule, loss_sum=CLM_LOSS), slice(None)
+        )
         torch.save(result, out / f"{arch}-{schedule}-rank{rank}.pt")
     mesh = init_device_mesh("cpu", (1, 2), mesh_dim_names=("pp", "dp"))
     dp = mesh["dp"].get_group()
     pipe = build_pipeline(
-        tiny_model("llama"), mesh, MICRO, "1f1b", wrap=lambda m: DistributedDataParallel(m, process_group=dp)
+        tiny_model("llama"),
+        mesh,
+        MICRO,
+        "1f1b",
+        loss_sum=CLM_LOSS,
+        wrap=lambda m: DistributedDataParallel(m, process_group=dp),
     )
     torch.save(_train(pipe, slice(rank, rank + 1), dp), out / f"llama-ddp-rank{rank}.pt")
     pipe = build_pipeline(
-        tiny_model("llama"), mesh, MICRO, "gpipe", wrap=lambda m: fully_shard(m, mesh=mesh["dp"])
+        tiny_model("llama"),
+        mesh,
+        MICRO,
+        "gpipe",
+        loss_sum=CLM_LOSS,
+        wrap=lambda m: fully_shard(m, mesh=mesh["dp"]),
     )
     torch.save(_train(pipe, slice(rank, rank + 1), dp), out / f"llama-fsdp-rank{rank}.pt")
     dist.destroy_process_group()
