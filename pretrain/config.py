@@ -12,6 +12,10 @@ Parallel = Literal["ddp", "fsdp"]
 Attention = Literal["sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3"]
 RUN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # one path component: no "/", no leading "." (so no "..")
 
+# Architectures with a tensor-parallel plan (pretrain/parallel/tensor.py) and a pipeline split.
+TENSOR_PARALLEL_ARCHS = ("llama", "gpt2")
+PIPELINE_PARALLEL_ARCHS = ("llama", "gpt2")
+
 # Which architectures each objective can train (the model head must match the loss).
 COMPATIBLE: dict[str, tuple[str, ...]] = {
     "clm": ("gpt2", "llama"),
@@ -64,7 +68,15 @@ class RunConfig(BaseModel):
     plm_mask_alpha: int = Field(default=6, ge=1, description="XLNet mask_alpha: context tokens per span word")
     plm_mask_beta: int = Field(default=1, ge=1, description="XLNet mask_beta")
     # ---- systems
-    parallel: Parallel = Field(default="ddp", description="ddp, or fsdp (FSDP2 fully_shard per block)")
+    parallel: Parallel = Field(
+        default="ddp", description="data-parallel wrapper: ddp, or fsdp (FSDP2 fully_shard per block)"
+    )
+    tensor_parallel: int = Field(default=1, ge=1, description="ranks that split each layer's matrices")
+    pipeline_parallel: int = Field(default=1, ge=1, description="pipeline stages (consecutive layers)")
+    allow_global_batch_change: bool = Field(
+        default=False,
+        description="resume with another batch_size x grad_accum x data-parallel ranks than the checkpoint's",
+    )
     compile: bool = Field(default=False, description="torch.compile the model")
     activation_checkpointing: bool = False
     attn_implementation: Attention | None = Field(default=None, description="None: transformers' default")
@@ -91,6 +103,25 @@ class RunConfig(BaseModel):
             )
         if self.eval_every and not (self.eval_holdout > 0 or self.eval_tokens):
             raise ValueError("eval_every needs held-out data: set eval_holdout > 0 or eval_tokens")
+        for field, n, archs in (
+            ("tensor_parallel", self.tensor_parallel, TENSOR_PARALLEL_ARCHS),
+            ("pipeline_parallel", self.pipeline_parallel, PIPELINE_PARALLEL_ARCHS),
+        ):
+            if n > 1 and self.model.arch not in archs:
+                raise ValueError(
+                    f"{field}={n}: model.arch={self.model.arch!r} has no {field.replace('_', ' ')} support; "
+                    f"use model.arch in {list(archs)} or {field}: 1"
+                )
+        if self.tensor_parallel > 1 and self.model.arch == "gpt2" and self.parallel == "fsdp":
+            raise ValueError(
+                "parallel=fsdp with tensor_parallel > 1 is not supported for model.arch='gpt2': FSDP2 does "
+                "not reshard its packed q|k|v (c_attn) exactly; use parallel: ddp (or model.arch: llama)"
+            )
+        if self.seq_len % self.tensor_parallel:
+            raise ValueError(
+                f"seq_len={self.seq_len} is not divisible by tensor_parallel={self.tensor_parallel}: sequence "
+                "parallelism splits each sequence evenly over the tensor-parallel ranks; choose a multiple"
+            )
         if self.activation_checkpointing and self.model.arch == "xlnet":
             raise ValueError("activation_checkpointing: XLNet does not support gradient checkpointing")
         if (
