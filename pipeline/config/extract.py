@@ -1,10 +1,12 @@
 """HTML → text extraction settings.
 
-Extractor speed and text overlap, and the per-page work limits' measurements, are in
-bench/results/2026-12-07-extract-limits.md (kept out of the code: figures age, reasons do not).
+Extractor quality and speed against bare extractors are in bench/results/2026-12-07-extract.md,
+the per-page work limits' measurements in bench/results/2026-12-07-extract-limits.md (kept out
+of the code: figures age, reasons do not).
 
 Per-page limits are counted in work, never time, so a rerun on any machine gives the same
-ledger: trafilatura's cost grows with the page's element count (superlinearly for some shapes),
+ledger: readability's cost grows with elements × nesting, so pages past `readability_max_work`
+go to trafilatura, whose cost grows with the element count (superlinearly for some shapes),
 so pages over `trafilatura_max_elements` go to resiliparse, whose C extractor is fast but
 costs elements × nesting depth in one uninterruptible call; pages over `max_elements` or
 `max_depth` are filtered.  `timeout_s` is only a last-resort net for what the counts miss.
@@ -18,14 +20,32 @@ from pydantic import Field, model_validator
 
 from pipeline.config.base import Strict
 
+# The `extractor` column's values and the pages that get each (the report lists them).
+PAGE_TYPES = {
+    "readability": "article",
+    "readability+posts": "thread (its posts' bodies)",
+    "trafilatura": "no main block found, or nested past readability_max_work",
+    "resiliparse": "over trafilatura_max_elements",
+}
+
 
 class ExtractConfig(Strict):
-    extractor: Literal["trafilatura", "resiliparse"] = Field(
-        default="trafilatura", description="trafilatura: best main text; resiliparse: ~20x faster"
+    extractor: Literal["auto", "trafilatura", "resiliparse"] = Field(
+        default="auto",
+        description="auto: readability's main block, every post on thread pages, trafilatura where "
+        "readability finds none; trafilatura or resiliparse (~20x faster): that one on every page",
     )
     fast: bool = Field(default=True, description="trafilatura without its fallbacks: ~2x faster")
     include_tables: bool = True
-    include_title: bool = True
+    include_title: bool = Field(
+        default=False, description="the <title> as the first line (benchmarks' main text has none)"
+    )
+    readability_max_work: int | None = Field(
+        default=300_000,
+        gt=0,
+        description="pages whose elements' depths sum to more skip readability for trafilatura; "
+        "null: no limit",
+    )
     trafilatura_max_elements: int | None = Field(
         default=20_000,
         gt=0,

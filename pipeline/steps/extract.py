@@ -1,23 +1,27 @@
-"""Main-text extraction from HTML: trafilatura (default) or resiliparse, per-page work limits.
+"""Main-text extraction from HTML: readability, widened to sibling posts on thread pages.
 
-Plain-text rows (WET records, text/plain pages, JSONL) pass through unchanged.  With
-trafilatura the HTML is parsed once and the title comes from the same tree, so
-`include_title` costs no second parse.
+Plain-text rows (WET records, text/plain pages, JSONL) pass through unchanged.  The HTML is
+parsed once (lxml); readability-lxml picks the main block on that tree, and on thread pages
+(forums: one repeating record per post) `extract_threads` widens it to every post's body, since
+readability alone keeps one post.  When readability finds no block the same tree goes to
+trafilatura.  `extractor` (`auto`, the default) can instead name trafilatura or resiliparse for
+every page.  The `extractor` column says which ran on each page (`readability+posts` on threads).
 
 Limits are counted in work, never time, so the same page gets the same outcome on any
-machine and reruns are byte-identical.  trafilatura's cost grows with the page's element
-count, superlinearly for some shapes (many siblings in one paragraph), so a page over
-`trafilatura_max_elements` (counted on the tree it parses anyway) is extracted by resiliparse
-instead; the `extractor` column says which ran.  resiliparse is fast C, but its main-content
-pass costs elements × nesting depth in one call nothing can interrupt, so a page over
-`max_elements` or `max_depth` on that path is filtered (`extract_too_complex:elements|depth`).
+machine and reruns are byte-identical.  readability's cost grows with elements × nesting (its
+ancestor walks) and trafilatura's with the element count, superlinearly for some shapes (many
+siblings in one paragraph): a page nested past `readability_max_work` (the sum of its elements'
+depths) goes to trafilatura, and a page over `trafilatura_max_elements` (counted on the tree
+parsed anyway) to resiliparse.  resiliparse is fast C, but its main-content pass costs elements ×
+nesting depth in one call nothing can interrupt, so a page over `max_elements` or `max_depth` on
+that path is filtered (`extract_too_complex:elements|depth`).
 
 A wall-clock watchdog stays as a last-resort net, far above what those limits allow.  It must
 work where Dask runs tasks, in a worker's executor *thread*, where SIGALRM cannot be used
 (Python only delivers signals to the main thread), and a subprocess per page is far too slow.
 So one daemon watchdog thread per process keeps the deadlines and, when one passes, raises
 `ExtractTimeout` inside the late thread with `PyThreadState_SetAsyncExc`; it lands between two
-Python bytecodes, so it stops trafilatura's Python code but not a single long C call.  A page
+Python bytecodes, so it stops the extractors' Python code but not a single long C call.  A page
 it stops is quarantined as `extract_timeout_nondeterministic`: the one outcome that depends
 on the machine, so a run that has any may not be reproduced by a rerun.
 """
@@ -31,15 +35,21 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import lxml.html
 import pyarrow as pa
 import trafilatura
+from lxml import etree
 from lxml.html import HtmlElement
+from readability import Document
+from readability.readability import Unparseable
+from resiliparse.extract.html2text import extract_plain_text
 from trafilatura.metadata import extract_title
 from trafilatura.utils import load_html
 
 from pipeline.config import ExtractConfig
 from pipeline.steps import StepResult
 from pipeline.steps.decode import split
+from pipeline.steps.extract_threads import bodies, thread_records
 
 T = TypeVar("T")
 STAGE = "extract"
@@ -79,19 +89,48 @@ def extract_html(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
 def extract_page(html: str, cfg: ExtractConfig, url: str | None = None) -> tuple[str, str]:
     """(main text, extractor that ran); raises TooComplex for a page over a work limit."""
     html = _XML_DECL.sub("", html, count=1)
-    if cfg.extractor == "trafilatura":
-        tree = load_html(html)
+    if cfg.extractor != "resiliparse":
+        tree = _parse(html, lenient=cfg.extractor == "auto")
         if tree is None:
             return "", "trafilatura"
         budget = cfg.trafilatura_max_elements
         if budget is None or element_count(tree) <= budget:
+            work = cfg.readability_max_work
+            if cfg.extractor == "auto" and (work is None or nesting_work(tree) <= work):
+                found = _readability(tree, cfg)
+                if found is not None:
+                    return found
             return _with_title(*_trafilatura(tree, cfg, url)), "trafilatura"
     return _with_title(*_resiliparse(html, cfg)), "resiliparse"
+
+
+def _parse(html: str, lenient: bool) -> HtmlElement | None:
+    """trafilatura's parse; `lenient`: lxml's where trafilatura rejects it (e.g. a page that starts
+    with a script lands all in <head>), as readability itself would parse it."""
+    tree = load_html(html)
+    if tree is None and lenient:
+        try:
+            tree = lxml.html.document_fromstring(html)
+        except (etree.ParserError, ValueError):
+            return None
+    return tree
 
 
 def element_count(tree: HtmlElement) -> int:
     """Elements in an lxml tree, counted in C."""
     return int(tree.xpath("count(//*)"))
+
+
+def nesting_work(tree: HtmlElement) -> int:
+    """Sum of the elements' depths: what readability's per-element ancestor walks cost."""
+    total = depth = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        if event == "start":
+            total += depth
+            depth += 1
+        else:
+            depth -= 1
+    return total
 
 
 def _with_title(text: str | None, title: str | None) -> str:
@@ -100,6 +139,41 @@ def _with_title(text: str | None, title: str | None) -> str:
     if text and title and not text.startswith(title):
         text = f"{title}\n\n{text}"
     return text
+
+
+# not text: their content would read as words, and they are never a post's body
+_NOT_TEXT = ("script", "style", "noscript", "template")
+
+
+def _readability(tree: HtmlElement, cfg: ExtractConfig) -> tuple[str, str] | None:
+    """readability's main block, or every post's body on a thread page; None if it finds no text."""
+    title = extract_title(tree) if cfg.include_title else None
+    try:
+        # readability cleans a copy; on the tree itself it only drops hidden elements
+        summary = Document(tree).summary(html_partial=True)
+    except Unparseable:
+        return None
+    text = _html_text(summary, cfg)
+    etree.strip_elements(tree, *_NOT_TEXT, with_tail=False)
+    body = tree.find("body")
+    records = thread_records(body if body is not None else tree, text)
+    if records is not None:
+        posts = "".join(lxml.html.tostring(el, encoding="unicode") for el in bodies(records))
+        return _with_title(_html_text(posts, cfg), title), "readability+posts"
+    if not text.strip():
+        return None
+    return _with_title(text, title), "readability"
+
+
+def _html_text(html: str, cfg: ExtractConfig) -> str:
+    """An extracted block's text, one line per block element, as resiliparse renders pages."""
+    return extract_plain_text(
+        html,
+        preserve_formatting=True,
+        main_content=False,
+        alt_texts=False,
+        skip_elements=None if cfg.include_tables else ["table"],
+    )
 
 
 def _trafilatura(tree: HtmlElement, cfg: ExtractConfig, url: str | None) -> tuple[str | None, str | None]:

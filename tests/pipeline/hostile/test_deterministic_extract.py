@@ -17,7 +17,7 @@ from trafilatura.utils import load_html
 
 from pipeline.config import ExtractConfig
 from pipeline.steps import extract as extract_mod
-from pipeline.steps.extract import NONDETERMINISTIC_REASONS, element_count, extract
+from pipeline.steps.extract import NONDETERMINISTIC_REASONS, element_count, extract, nesting_work
 from tests.pipeline.test_extract import html_rows
 
 WORDS = "A perfectly ordinary sentence of page text. "
@@ -50,7 +50,7 @@ def hostile() -> pa.Table:
 
 
 EXPECTED = {
-    "h-0": ("kept", "trafilatura"),
+    "h-0": ("kept", "readability"),
     "h-1": ("kept", "resiliparse"),
     "h-2": ("filtered", "extract_too_complex:depth"),
     "h-3": ("filtered", "extract_too_complex:elements"),
@@ -85,20 +85,44 @@ def test_routed_page_keeps_its_text(hostile: pa.Table) -> None:
 
 
 def test_normal_page_extracted_by_trafilatura_as_before() -> None:
-    kept = extract(html_rows(NORMAL), ExtractConfig(include_title=False)).kept.to_pylist()[0]
+    cfg = ExtractConfig(extractor="trafilatura")
+    kept = extract(html_rows(NORMAL), cfg).kept.to_pylist()[0]
     direct = trafilatura.extract(load_html(NORMAL), fast=True, include_comments=False, include_tables=True)
     assert (kept["extractor"], kept["text"]) == ("trafilatura", direct)
     assert "Home" not in kept["text"]  # trafilatura's main-content rules, not all visible text
 
 
+def test_normal_page_by_readability() -> None:
+    kept = extract(html_rows(NORMAL), ExtractConfig()).kept.to_pylist()[0]
+    assert kept["extractor"] == "readability"
+    assert kept["text"].startswith("Heading\n") and WORDS.strip() in kept["text"]
+    assert "Home" not in kept["text"] and "Normal page" not in kept["text"]  # no nav, no <title>
+
+
 def test_budget_is_an_element_count() -> None:
-    """A page at the budget goes to trafilatura, one element more goes to resiliparse."""
+    """A page at the budget is extracted on its lxml tree, one element more goes to resiliparse."""
     page = sibling_spans(50)
     n = element_count(load_html(page))
     at = ExtractConfig(trafilatura_max_elements=n)
     over = ExtractConfig(trafilatura_max_elements=n - 1)
-    assert _outcome(html_rows(page), at) == {"h-0": ("kept", "trafilatura")}
+    assert _outcome(html_rows(page), at) == {"h-0": ("kept", "readability")}
     assert _outcome(html_rows(page), over) == {"h-0": ("kept", "resiliparse")}
+
+
+def test_readability_budget_is_elements_times_nesting() -> None:
+    """readability walks each element's ancestors: a page whose depths sum past the budget goes to
+    trafilatura, whatever its element count."""
+    deep = f"<html><body>{'<div>' * 60}<p>{WORDS * 10}</p>{'</div>' * 60}</body></html>"
+    work = nesting_work(load_html(deep))
+    assert work == sum(range(63))  # html, body, 60 divs, p: depths 0 to 62
+    wide = f"<html><body>{f'<p>{WORDS}</p>' * 200}</body></html>"  # more elements, less nesting
+    assert element_count(load_html(wide)) > element_count(load_html(deep))
+    at, over = ExtractConfig(readability_max_work=work), ExtractConfig(readability_max_work=work - 1)
+    assert _outcome(html_rows(deep), at) == {"h-0": ("kept", "readability")}
+    assert _outcome(html_rows(deep, wide), over) == {
+        "h-0": ("kept", "trafilatura"),
+        "h-1": ("kept", "readability"),
+    }
 
 
 def test_resiliparse_extractor_has_the_depth_cap() -> None:
@@ -116,7 +140,7 @@ def test_safety_net_reason_says_nondeterministic(monkeypatch: pytest.MonkeyPatch
         while True:
             time.sleep(0.005)
 
-    monkeypatch.setattr(extract_mod.trafilatura, "extract", never_returns)
+    monkeypatch.setattr(extract_mod, "Document", never_returns)
     result = extract(html_rows(NORMAL), ExtractConfig(timeout_s=0.1))
     (row,) = result.dropped.to_pylist()
     assert (row["decision"], row["reason"]) == ("quarantined", "extract_timeout_nondeterministic")

@@ -1,0 +1,166 @@
+"""Thread pages: readability's main block, turned into the bodies of the posts it belongs to.
+
+readability keeps one block and its high-scoring siblings.  On a forum thread each post is its
+own block with a user panel, so it keeps one post (Discuz!, vBulletin, XenForo, a table per
+post), or a post's header when the panel outscores a short post, and drops the replies; or it
+keeps the whole post list with every user panel and the thread's buttons (phpBB, Tieba,
+Discourse).  Here the block it chose is located in the page; if it sits in, or spans, records
+that repeat as siblings of one tag, class and inner shape, the page is a thread and its text is
+every record's body.  Articles do not repeat like that, and a comment list beside an article is
+not the article's sibling, so comments stay out.
+
+Everything here is linear in the page's elements times its nesting, which the caller bounds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+_DIGITS = re.compile(r"\d")
+_WS = re.compile(r"\s+")
+
+MIN_LINE = 10  # readability's lines shorter than this are too common to locate its block by
+MAX_LEVELS = 12  # readability's text sits at most this many levels below the repeating record
+SHAPE_DEPTH = 6  # records are compared on their first levels: user panel, header, body, footer
+SIMILAR = 0.5  # Jaccard of two records' shapes for them to be posts of one list
+GAIN = 1.25  # the records must hold this many times readability's text to be worth widening to
+MIN_SHAPE = 4  # distinct descendant paths of a record: fewer is a paragraph, not a post
+MIN_NARROW = 3  # records readability's text must span to be narrowed to their bodies
+NARROW_COVER = 0.8  # share of readability's text inside the records for narrowing
+MIN_RECORD_CHARS = 25  # mean non-link characters per record: rows of a data table hold less
+BODY_SHARE = 0.5  # a record's body is its deepest part holding this share of its non-link text
+
+
+def _norm(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def signature(el: HtmlElement) -> str:
+    """Tag plus first class (alternating `bg1`/`bg2`, `odd`/`even` come later), else a numbered id's stem."""
+    classes = (el.get("class") or "").split()
+    if classes:
+        return f"{el.tag}.{classes[0]}"
+    ident = el.get("id") or ""
+    return f"{el.tag}#{_DIGITS.sub('', ident)}" if _DIGITS.search(ident) else str(el.tag)
+
+
+def _children(el: HtmlElement) -> Iterator[HtmlElement]:
+    return (ch for ch in el if isinstance(ch.tag, str))
+
+
+def shape(el: HtmlElement, depth: int = SHAPE_DEPTH) -> set[str]:
+    """Signature paths of `el`'s descendants down to `depth` levels."""
+    out: set[str] = set()
+    stack = [(el, "", 0)]
+    while stack:
+        node, path, d = stack.pop()
+        if d < depth:
+            for ch in _children(node):
+                sub = f"{path}/{signature(ch)}"
+                out.add(sub)
+                stack.append((ch, sub, d + 1))
+    return out
+
+
+def _similar(a: set[str], b: set[str]) -> bool:
+    union = len(a | b)
+    return not union or len(a & b) / union >= SIMILAR
+
+
+def nonlink_chars(el: HtmlElement) -> int:
+    """Characters of `el`'s text outside links (whitespace runs count one)."""
+    text = len(_norm(el.text_content()))
+    return max(text - sum(len(_norm(a.text_content())) for a in el.iter("a")), 0)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in map(_norm, text.splitlines()) if len(line) >= MIN_LINE]
+
+
+def locate(root: HtmlElement, lines: list[str]) -> HtmlElement | None:
+    """The element holding the page's longest text node that readability's lines contain."""
+    kept = "\n".join(lines)
+    nodes: list[tuple[int, int, str, HtmlElement]] = []
+    for i, el in enumerate(root.iter(etree.Element)):
+        if el.text and len(el.text) >= MIN_LINE:
+            nodes.append((-len(el.text), i, el.text, el))
+        parent = el.getparent()
+        if el.tail and len(el.tail) >= MIN_LINE and parent is not None:
+            nodes.append((-len(el.tail), i, el.tail, parent))
+    nodes.sort(key=lambda n: n[:2])  # longest first, document order among equals
+    for _, _, text, el in nodes[:50]:
+        if _norm(text) in kept:
+            return el
+    return None
+
+
+def _covered(lines: list[str], text: str) -> int:
+    """Characters of `lines` found in `text`."""
+    return sum(len(line) for line in lines if line in text)
+
+
+def thread_records(root: HtmlElement, main_text: str) -> list[HtmlElement] | None:
+    """The repeating records (posts) readability's text sits in, if the page is a thread.
+
+    Widen: readability's text lies mostly in one record and its look-alike siblings hold `GAIN`
+    times as much.  Narrow: it spans at least `MIN_NARROW` look-alikes and little else, so the
+    records' bodies drop the user panels and thread chrome around them.  Of the levels that
+    qualify, the one with the most records wins (posts outnumber a post's rows).
+    """
+    lines = _lines(main_text)
+    kept = sum(map(len, lines))
+    node = locate(root, lines) if kept else None
+    best: tuple[tuple[int, int], list[HtmlElement]] | None = None
+    for _ in range(MAX_LEVELS):
+        parent = node.getparent() if node is not None else None
+        if node is None or parent is None or node is root:
+            break
+        sig = signature(node)
+        mates = [ch for ch in _children(parent) if signature(ch) == sig]
+        node_share = _covered(lines, _norm(node.text_content())) if len(mates) > 1 else 0
+        widen = node_share >= kept / 2
+        chars = {id(m): nonlink_chars(m) for m in mates} if len(mates) > 1 else {}
+        narrow = len(mates) >= MIN_NARROW and not widen
+        if narrow:  # cheap bounds first: shapes are compared only where it may pay
+            narrow = _covered(lines, "\n".join(_norm(m.text_content()) for m in mates)) >= NARROW_COVER * kept
+        widen = widen and sum(chars.values()) >= GAIN * kept
+        ref = shape(node) if widen or narrow else set()
+        if len(ref) >= MIN_SHAPE:  # a post has parts (user, body, footer); a paragraph has a few inline tags
+            records = [m for m in mates if m is node or _similar(ref, shape(m))]
+            total = sum(chars[id(r)] for r in records)
+            joined = "\n".join(_norm(r.text_content()) for r in records)
+            if widen:
+                ok = len(records) >= 2 and total >= GAIN * kept
+            else:
+                ok = len(records) >= MIN_NARROW and _covered(lines, joined) >= NARROW_COVER * kept
+            if (
+                ok
+                and total >= MIN_RECORD_CHARS * len(records)
+                and (best is None or (len(records), total) > best[0])
+            ):
+                best = ((len(records), total), records)
+        node = parent
+    return best[1] if best else None
+
+
+def bodies(records: list[HtmlElement]) -> list[HtmlElement]:
+    """Each record's body, in page order: the deepest relative path holding `BODY_SHARE` of the
+    records' non-link text."""
+    chars: dict[str, int] = defaultdict(int)
+    found: dict[str, list[HtmlElement]] = defaultdict(list)
+    for record in records:
+        paths = {record: ""}  # holding the elements keeps lxml's proxies, so getparent() finds them
+        for el in record.iterdescendants(etree.Element):
+            path = paths[el] = f"{paths[el.getparent()]}/{signature(el)}"
+            chars[path] += nonlink_chars(el)
+            found[path].append(el)
+    whole = sum(nonlink_chars(r) for r in records)
+    deep = [p for p, n in chars.items() if n >= BODY_SHARE * whole]
+    if not deep:
+        return records
+    return found[max(deep, key=lambda p: (p.count("/"), chars[p], p))]
