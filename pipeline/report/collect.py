@@ -139,7 +139,7 @@ def summarise_files(ledger_part: Path, shards: Iterable[Path], source: str) -> d
 
 
 # Kept-document columns counted by value (the report's tables and bar charts).
-COUNTED = ("lang", "script", "cluster_size")
+COUNTED = ("lang", "script", "cluster_size", "extractor")
 QUALITY_BINS = 40  # the quality-score histogram's bins over [0, 1]
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.config.extract import PAGE_TYPES
 from pipeline.core.atomic import write_bytes
 
 STAGE_ORDER = [
@@ -135,6 +136,8 @@ def _tables(r: dict) -> list[Section]:
         if col in kept["values"]:
             counts = _counts(kept, col).most_common()
             out.append(Section(title, header=[col, "documents"], rows=[[str(k), str(v)] for k, v in counts]))
+    if kept["values"].get("extractor"):
+        out.append(_extractor_choices(kept))
     if kept["values"].get("cluster_size"):
         sizes = _counts(kept, "cluster_size")
         out.append(
@@ -161,6 +164,15 @@ def _tables(r: dict) -> list[Section]:
             )
         )
     return out
+
+
+def _extractor_choices(kept: dict) -> Section:
+    """Kept documents per extractor, with the page type that chose it (null: plain text, none ran)."""
+    rows = [
+        [PAGE_TYPES.get(name, "-") if name else "plain text", name or "none", str(n)]
+        for name, n in _counts(kept, "extractor").most_common()
+    ]
+    return Section("Kept documents by extractor", header=["page type", "extractor", "documents"], rows=rows)
 
 
 def _counts(kept: dict, col: str) -> Counter:
