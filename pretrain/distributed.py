@@ -1,9 +1,11 @@
-"""torchrun-aware process setup and the parallel wrappers: a plain `python` process is a world of one.
+"""torchrun-aware process setup and the data-parallel wrappers: a plain `python` process is a world of one.
 
 DDP (default) replicates the model; FSDP2 (`fully_shard`, one unit per transformer block plus the
-root) shards parameters, gradients and optimizer state.  Checkpoints hold FULL, unsharded state
-dicts keyed by parameter name (torch.distributed.checkpoint.state_dict), so a run can resume with
-another world size or switch between DDP and FSDP.
+root) shards parameters, gradients and optimizer state over the data-parallel ranks.  With tensor
+parallelism the parameters are already DTensors on the "tp" mesh dim: FSDP2 shards them further over
+"dp" (2-D), and `parallel: ddp` replicates them with FSDP2's replicate (torch's DDP takes plain tensors
+only).  State dicts are keyed by parameter name (torch.distributed.checkpoint.state_dict) under every
+wrapper, so a run can resume with another layout or switch between DDP and FSDP.
 """
 
 from __future__ import annotations
@@ -16,13 +18,9 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_optimizer_state_dict,
-    set_model_state_dict,
-    set_optimizer_state_dict,
-)
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.device_mesh import DeviceMesh
+from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
 
@@ -70,11 +68,18 @@ def barrier() -> None:
         dist.barrier()
 
 
-def sum_across_ranks(t: torch.Tensor) -> torch.Tensor:
-    """All-reduce (sum) a tensor in place; identity for a single process.  No host sync."""
+def sum_across_ranks(t: torch.Tensor, group: dist.ProcessGroup | None = None) -> torch.Tensor:
+    """All-reduce (sum) a tensor in place over `group` (default: all ranks); identity for a single
+    process.  No host sync."""
     if dist.is_initialized():
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group)
     return t
+
+
+def new_gloo_group() -> dist.ProcessGroup | None:
+    """A gloo group over all ranks, for work in a background thread (async checkpoint writes) that must
+    not share a communicator with training; None for a single process.  Collective."""
+    return dist.new_group(backend="gloo") if dist.is_initialized() else None
 
 
 def gather_objects(obj: Any) -> list[Any]:
@@ -87,27 +92,36 @@ def gather_objects(obj: Any) -> list[Any]:
 
 
 def wrap(
-    model: torch.nn.Module, info: DistInfo, parallel: str, blocks: list[torch.nn.Module]
+    model: torch.nn.Module,
+    info: DistInfo,
+    parallel: str,
+    blocks: list[torch.nn.Module],
+    dp_mesh: DeviceMesh | None,
 ) -> torch.nn.Module:
-    """DDP or FSDP2 when world > 1, the model itself otherwise.
+    """DDP or FSDP2 over the data-parallel mesh when it has more than one rank, the model itself otherwise.
 
     FSDP2 on CUDA computes in bf16 (params all-gathered in bf16) and reduces gradients in fp32.
     """
-    if info.world == 1:
+    if dp_mesh is None or dp_mesh.size() == 1:
         return model
-    if parallel == "fsdp":
+    tensor_parallel = any(isinstance(p, DTensor) for p in model.parameters())
+    if parallel == "fsdp" or tensor_parallel:
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+        if parallel == "fsdp":
+            shard = fully_shard
+        else:  # DDP over DTensor parameters: FSDP2's replicate (all-reduce, no sharding)
+            from torch.distributed._composable.replicate_with_fsdp import replicate as shard
         mp = (
             MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
             if info.device.type == "cuda"
             else MixedPrecisionPolicy()
         )
         for block in blocks:
-            fully_shard(block, mp_policy=mp)
-        return fully_shard(model, mp_policy=mp)
+            shard(block, mesh=dp_mesh, mp_policy=mp)
+        return shard(model, mesh=dp_mesh, mp_policy=mp)
     device_ids = [info.local_rank] if info.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids)
+    return DistributedDataParallel(model, device_ids=device_ids, process_group=dp_mesh.get_group())
 
 
 @contextlib.contextmanager
@@ -122,18 +136,10 @@ def grad_sync(model: torch.nn.Module, sync: bool) -> Iterator[None]:
     yield
 
 
-def full_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
-    """Unsharded model and optimizer state dicts on rank 0's CPU (empty on other ranks).  Collective."""
-    opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_model_state_dict(model, options=opts), get_optimizer_state_dict(model, optimizer, options=opts)
-
-
-def load_full_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, state: dict) -> None:
-    """Load full state dicts (read on every rank) into a plain, DDP or FSDP2 model.  Collective."""
-    set_model_state_dict(model, state["model"], options=StateDictOptions(full_state_dict=True))
-    if optimizer is not None:  # not strict: parameters that never got a gradient have no AdamW state
-        opts = StateDictOptions(full_state_dict=True, strict=False)
-        set_optimizer_state_dict(model, optimizer, state["optimizer"], options=opts)
+def full_model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The unsharded model state dict on rank 0's CPU (empty on other ranks), gathered from
+    DTensor / FSDP shards.  Collective."""
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
 def mean_across_ranks(value: float, device: torch.device) -> float:

@@ -1,15 +1,16 @@
 """One pretraining run, top to bottom: data -> model -> AdamW loop -> metrics, checkpoints, model/.
 
-Runs as a plain single process (CPU or one GPU) or under torchrun (DDP by default, FSDP2 with
-`parallel: fsdp`); resumes exactly from out_dir/checkpoint.  Per step:
+Runs as a plain single process (CPU or one GPU) or under torchrun on one ("pp", "dp", "tp") mesh:
+tensor parallel splits each layer over `tensor_parallel` ranks, data parallel (DDP by default, FSDP2
+with `parallel: fsdp`) over the rest; resumes exactly from out_dir/checkpoint, on any layout.  Per step:
 
-    micro-batches  = grad_accum batches of this rank            (host tensors)
-    N              = target tokens of the step, summed over ranks (one tiny all-reduce)
-    backward( sum-of-token-CE * world / N )  per micro-batch    (DDP/FSDP average over ranks)
-    clip global grad norm -> AdamW step at lr(step)             (warmup + cosine)
+    micro-batches  = grad_accum batches of this data-parallel rank   (host tensors)
+    N              = target tokens of the step, summed over dp ranks  (one tiny all-reduce)
+    backward( sum-of-token-CE * dp / N )  per micro-batch            (DDP/FSDP average over dp ranks)
+    clip global grad norm -> AdamW step at lr(step)                  (warmup + cosine)
 
-so the step's loss is sum of CE over every target token on every rank / N.  Nothing waits on the
-GPU except at log, eval and checkpoint steps.
+so the step's loss is sum of CE over every target token of the global batch / N.  Nothing waits on
+the GPU except at log, eval and checkpoint steps.
 """
 
 from __future__ import annotations
@@ -25,13 +26,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.distributed.tensor import DTensor
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer
 from upath import UPath
 
 from pipeline.core.atomic import AnyPath, as_path, done_marker, fsync_path, fsync_tree, mark_done, write_json
 from pretrain import distributed as D
-from pretrain.checkpoint import FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state, upload
+from pretrain.checkpoint import (
+    PendingCheckpoint,
+    commit_checkpoint,
+    load_checkpoint,
+    load_shards,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    upload,
+)
 from pretrain.collate import chunk_length, make_collate, uses_words
 from pretrain.config import RunConfig
 from pretrain.data.meter import MixMeter
@@ -41,6 +52,8 @@ from pretrain.metrics import MetricsLog
 from pretrain.mfu import flops_per_token, mfu, peak_flops
 from pretrain.models import build_model, enable_activation_checkpointing, transformer_blocks
 from pretrain.objectives import WordTable, expand, special_ids
+from pretrain.parallel.mesh import Mesh, make_mesh
+from pretrain.parallel.tensor import apply_tensor_parallel, check_tensor_parallel, sharded_loss
 from tokenization.mixture import read_mixture
 from tokenization.shards import TokenShards
 
@@ -95,22 +108,46 @@ def model_inputs(
     return inputs, labels
 
 
+def _plain(x: torch.Tensor) -> torch.Tensor:
+    """A loss computed from tensor-parallel logits is a replicated DTensor: its (differentiable) value."""
+    return x.full_tensor() if isinstance(x, DTensor) else x
+
+
+def parallelize(model: torch.nn.Module, run: RunConfig, info: D.DistInfo, mesh: Mesh) -> torch.nn.Module:
+    """Tensor parallel, then activation checkpointing, then compile (per block), then DDP / FSDP2 on
+    the data-parallel ranks: each step wraps what the one before it produced, as torchtitan orders them."""
+    blocks = transformer_blocks(model)
+    if mesh.tp > 1:
+        apply_tensor_parallel(model, run.model.arch, mesh.sub("tp"))
+    if run.activation_checkpointing:
+        enable_activation_checkpointing(model)
+    if run.compile:
+        for block in blocks:
+            block.compile()
+    return D.wrap(model, info, run.parallel, blocks, mesh.sub("dp"))
+
+
 def evaluate(
-    model: torch.nn.Module, batches: list[dict], objective: str, device: torch.device, autocast: Any
+    model: torch.nn.Module,
+    batches: list[dict],
+    objective: str,
+    device: torch.device,
+    autocast: Any,
+    mesh: Mesh,
 ) -> dict[str, float]:
     """Loss per target token over fixed held-out batches (all ranks), and its perplexity."""
     causal = objective in CAUSAL
     total = torch.zeros(2, dtype=torch.float64, device=device)  # [loss sum, targets]
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), sharded_loss(mesh.tp > 1):
         for batch in batches:
             inputs, labels = model_inputs(batch, device, objective)
             with autocast:
                 logits = model(**inputs).logits
-            total[0] += loss_sum(logits, labels, causal).double()
+            total[0] += _plain(loss_sum(logits, labels, causal)).double()
             total[1] += target_count(labels.cpu(), causal)
     model.train()
-    loss_total, n = D.sum_across_ranks(total).tolist()
+    loss_total, n = D.sum_across_ranks(total, mesh.dp_group).tolist()
     loss = loss_total / max(n, 1.0)
     return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "targets": int(n)}
 
@@ -188,7 +225,7 @@ def _sibling(tokens_dir: str | Path, rel: str) -> str:
 
 
 def _eval_batches(
-    run: RunConfig, shards: TokenShards, mixture: dict, collate: Any, chunk_len: int, info: D.DistInfo
+    run: RunConfig, shards: TokenShards, mixture: dict, collate: Any, chunk_len: int, mesh: Mesh
 ) -> list[dict]:
     """The first eval_batches batches of this rank over the held-out documents: the same every evaluation."""
     present = {s: v for s, v in mixture["sources"].items() if shards.num_docs(s) > 0}
@@ -199,11 +236,28 @@ def _eval_batches(
         chunk_len=chunk_len,
         batch_size=run.batch_size,
         seed=run.seed,
-        rank=info.rank,
-        world=info.world,
+        rank=mesh.dp_rank,
+        world=mesh.dp,
         word_starts=uses_words(run),
     )
     return [batch for batch, _ in zip(stream, range(run.eval_batches), strict=False)]
+
+
+def check_global_batch(state: dict[str, Any], run: RunConfig, dp: int) -> None:
+    """Refuse to resume with another global batch (it changes the run), unless the run allows it."""
+    saved = state["batch"]
+    now = {"batch_size": run.batch_size, "grad_accum": run.grad_accum, "data_parallel": dp}
+    if math.prod(saved.values()) == math.prod(now.values()) or run.allow_global_batch_change:
+        return
+
+    def show(b: dict[str, int]) -> str:
+        return f"{math.prod(b.values())} (batch_size {b['batch_size']} x grad_accum {b['grad_accum']} x {b['data_parallel']} data-parallel ranks)"
+
+    raise ValueError(
+        f"the checkpoint's global batch is {show(saved)}, this run's {show(now)}: keep batch_size x "
+        "grad_accum x data-parallel ranks (world / (tensor_parallel x pipeline_parallel)) equal, or set "
+        "allow_global_batch_change: true to continue with the new batch"
+    )
 
 
 def train(
@@ -225,6 +279,11 @@ def train(
     out_dir = as_path(out_dir)
     info = D.init_distributed()
     device = info.device
+    mesh = make_mesh(info.world, run.tensor_parallel, run.pipeline_parallel, device.type)
+    if mesh.pp > 1:
+        raise ValueError(
+            "pipeline_parallel > 1: the trainer does not run pipeline stages yet; use pipeline_parallel: 1"
+        )
     causal = run.objective in CAUSAL
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -233,16 +292,16 @@ def train(
     ids = special_ids(tokenizer)
     log = MetricsLog(out_dir, enabled=info.is_main)
 
-    # ---- model: build on CPU (seeded), then checkpointing / device / DDP or FSDP2 / compile --
+    # ---- model: build on CPU (seeded, the same on every rank), then device / TP / AC / compile / DP
     model = build_model(run, tokenizer)
+    check_tensor_parallel(model.config, mesh.tp)
     n_params = sum(p.numel() for p in model.parameters())
     flops_tok = flops_per_token(model, run.seq_len)
     peak = peak_flops(device, run.peak_tflops)
-    if run.activation_checkpointing:
-        enable_activation_checkpointing(model)
     model.to(device).train()
-    wrapped = D.wrap(model, info, run.parallel, transformer_blocks(model))
+    wrapped = parallelize(model, run, info, mesh)
     optimizer = make_optimizer(wrapped, run, device)
+    ckpt_group = D.new_gloo_group() if run.ckpt_every else None  # async checkpoint writes
 
     # ---- data: each example is chunk_len raw tokens of the mixture stream ------------------
     chunk_len = chunk_length(run)
@@ -258,11 +317,11 @@ def train(
         chunk_len=chunk_len,
         batch_size=run.batch_size * per_item,  # the same examples in the same order, split below
         seed=run.seed,
-        rank=info.rank,
-        world=info.world,
+        rank=mesh.dp_rank,  # tensor-parallel ranks of one data-parallel rank read the same examples
+        world=mesh.dp,
         word_starts=uses_words(run),
     )
-    examples_per_step = run.batch_size * run.grad_accum * info.world
+    examples_per_step = run.batch_size * run.grad_accum * mesh.dp
     tokens_per_step = examples_per_step * run.seq_len  # model input tokens
     eval_set: list[dict] = []
     if run.eval_every:
@@ -272,13 +331,14 @@ def train(
             if eval_dir
             else TokenShards(tokens_dir, holdout=run.eval_holdout, part="heldout")
         )
-        eval_set = _eval_batches(run, eval_shards, mixture, collate, chunk_len, info)
+        eval_set = _eval_batches(run, eval_shards, mixture, collate, chunk_len, mesh)
 
-    # ---- resume: full (unsharded) state, so world size and ddp/fsdp may change ---------------
+    # ---- resume: sharded state resharded to this layout, so world size, tp and ddp/fsdp may change
     start_step, losses = 0, []
     state = load_checkpoint(out_dir) if run.ckpt_every else None
     if state is not None:
-        D.load_full_state(wrapped, optimizer, state)
+        check_global_batch(state, run, mesh.dp)
+        load_shards(out_dir, state, wrapped, optimizer)
         dataset.load_state_dict(state["data"])
         rngs = state["rng"]
         set_rng_state(rngs[info.rank % len(rngs)])
@@ -288,7 +348,7 @@ def train(
     consumed = dataset.consumed
     meter = MixMeter(train_shards, mixture) if info.is_main else None
 
-    forward = torch.compile(wrapped) if run.compile else wrapped
+    forward = wrapped
     loader = DataLoader(
         dataset,
         batch_size=None,
@@ -306,6 +366,7 @@ def train(
 
     # ---- loop ------------------------------------------------------------------------------
     pending: list[torch.Tensor] = []  # step losses still on the device (read at log/ckpt steps)
+    saving: PendingCheckpoint | None = None  # a checkpoint whose shards are still being written
     t_log, steps_since_log = time.perf_counter(), 0
     for step in range(start_step, end_step):
         lr = lr_at(step, run)
@@ -314,22 +375,26 @@ def train(
 
         micro = [next(batches) for _ in range(run.grad_accum)]  # grad_accum x {input_ids [B, L], ...}
         n_local = sum(target_count(b["labels"], causal) for b in micro)  # host count, no sync
-        n_global = D.sum_across_ranks(torch.tensor(float(n_local), device=device))  # scalar
+        n_global = D.sum_across_ranks(torch.tensor(float(n_local), device=device), mesh.dp_group)
         step_loss = torch.zeros((), device=device)
         for i, batch in enumerate(micro):
             inputs, labels = model_inputs(batch, device, run.objective)
-            with D.grad_sync(wrapped, sync=i == run.grad_accum - 1):
+            with D.grad_sync(wrapped, sync=i == run.grad_accum - 1), sharded_loss(mesh.tp > 1):
                 with autocast:
-                    logits = forward(**inputs).logits  # [B, L, V] (XLNet: [B, P, V])
-                    micro_sum = loss_sum(logits, labels, causal)  # sum of CE over targets, fp32
-                (micro_sum * info.world / n_global).backward()
+                    logits = forward(**inputs).logits  # [B, L, V] (XLNet: [B, P, V]; TP: V sharded)
+                    micro_sum = _plain(loss_sum(logits, labels, causal))  # sum of CE over targets, fp32
+                (micro_sum * mesh.dp / n_global).backward()
             step_loss += micro_sum.detach()
 
         grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), run.grad_clip or float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         consumed += examples_per_step
-        pending.append(D.sum_across_ranks(step_loss) / n_global)  # global mean per target token
+        pending.append(D.sum_across_ranks(step_loss, mesh.dp_group) / n_global)  # mean per target token
+        if saving is not None:  # the previous step's checkpoint was written while this step ran
+            commit_checkpoint(saving, info.is_main)
+            saving = None
+            log.sync()  # a remote run folder's log reaches as far as its checkpoint
         steps_since_log += 1
         done = step + 1
 
@@ -371,7 +436,7 @@ def train(
             t_log, steps_since_log = time.perf_counter(), 0
 
         if run.eval_every and (done % run.eval_every == 0 or done == run.steps):
-            last_eval = evaluate(forward, eval_set, run.objective, device, autocast)
+            last_eval = evaluate(forward, eval_set, run.objective, device, autocast, mesh)
             log.write(
                 done,
                 "eval",
@@ -383,26 +448,31 @@ def train(
         if run.ckpt_every and done % run.ckpt_every == 0:
             losses.extend(x.item() for x in pending)
             pending.clear()
-            model_state, optim_state = D.full_state(wrapped, optimizer)  # collective
-            rngs = D.gather_objects(rng_state())  # collective: every rank's RNG
-            if info.is_main:
-                save_checkpoint(
-                    out_dir,
-                    {
-                        "format": FORMAT,
-                        "step": done,
-                        "model": model_state,
-                        "optimizer": optim_state,
-                        "schedule": {"step": done, "lr": lr},
-                        "data": {**dataset.state_dict(), "consumed": consumed},  # the stream's own format
-                        "losses": list(losses),
-                        "rng": rngs,
-                    },
-                )
-                log.sync()  # a remote run folder's log reaches as far as its checkpoint
-            D.barrier()
+            trainer_state = {
+                "step": done,
+                "schedule": {"step": done, "lr": lr},
+                "data": {**dataset.state_dict(), "consumed": consumed},  # the stream's own format
+                "losses": list(losses),
+                "rng": D.gather_objects(rng_state()),  # collective: every rank's RNG
+                "batch": {
+                    "batch_size": run.batch_size,
+                    "grad_accum": run.grad_accum,
+                    "data_parallel": mesh.dp,
+                },
+                "layout": {
+                    "pipeline_parallel": mesh.pp,
+                    "data_parallel": mesh.dp,
+                    "tensor_parallel": mesh.tp,
+                },
+            }
+            saving = save_checkpoint(
+                out_dir, wrapped, optimizer, trainer_state, group=ckpt_group
+            )  # collective
             t_log = time.perf_counter()
     losses.extend(x.item() for x in pending)
+    if saving is not None:  # saved at the last step run
+        commit_checkpoint(saving, info.is_main)
+        log.sync()
 
     # ---- outputs ---------------------------------------------------------------------------
     result: dict[str, Any] = {
@@ -424,10 +494,10 @@ def train(
         log.close()
         return result
     result["model_dir"] = str(out_dir / "model")
-    model_state, _ = D.full_state(wrapped, optimizer) if info.world > 1 else (None, None)
+    model_state = D.full_model_state(wrapped) if info.world > 1 else None  # collective: gathers shards
     if info.is_main:
         final = D.unwrap(wrapped)
-        if info.world > 1:  # sharded or replicated: save a plain copy from the full state dict
+        if model_state is not None:  # sharded or replicated: save a plain copy from the full state dict
             final = build_model(run, tokenizer)
             final.load_state_dict(model_state)
         assert meter is not None
