@@ -10,6 +10,8 @@ Arch = Literal["gpt2", "llama", "bert", "roberta", "t5", "xlnet"]
 Objective = Literal["clm", "mlm", "span", "plm"]
 Parallel = Literal["ddp", "fsdp"]
 Attention = Literal["sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3"]
+# What MLM masks as one piece (pretrain/objectives/mlm.py); "ernie" stages char, phrase, entity.
+MaskUnit = Literal["char", "word", "phrase", "entity"]
 RUN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # one path component: no "/", no leading "." (so no "..")
 
 # Architectures with a tensor-parallel plan (pretrain/parallel/tensor.py) and a pipeline split.
@@ -60,7 +62,12 @@ class RunConfig(BaseModel):
         description="packed documents never attend to each other and restart their positions (clm, mlm, plm)",
     )
     mlm_probability: float = Field(default=0.15, gt=0, lt=1)
-    whole_word_mask: bool = Field(default=True, description="mlm: mask whole words (Chinese-BERT-wwm)")
+    mask_unit: MaskUnit | Literal["ernie"] = Field(
+        default="word",
+        description="mlm: char (each token), word (jieba words, Chinese-BERT-wwm), phrase, entity "
+        "(ERNIE knowledge masking: needs `tokenizer encode --word-boundaries`), or ernie: char, phrase, "
+        "entity over thirds of the steps (ERNIE 1.0)",
+    )
     noise_density: float = Field(default=0.15, gt=0, lt=1)
     mean_span_length: float = Field(default=3.0, ge=1)
     plm_max_span: int = Field(default=5, ge=1)
@@ -92,6 +99,26 @@ class RunConfig(BaseModel):
     eval_tokens: str | None = Field(
         default=None, description="separate held-out token dir (relative to the run output dir)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_word_mask_is_mask_unit(cls, data: Any) -> Any:
+        """The old field `whole_word_mask` (true: word, false: char) is read as mask_unit."""
+        if not isinstance(data, dict) or "whole_word_mask" not in data:
+            return data
+        data = dict(data)
+        old = data.pop("whole_word_mask")
+        if not isinstance(old, bool) or "mask_unit" in data:
+            raise ValueError(
+                "whole_word_mask is now mask_unit (whole_word_mask: true = mask_unit: word, false = char); "
+                "give mask_unit alone"
+            )
+        return {**data, "mask_unit": "word" if old else "char"}
+
+    @property
+    def whole_word_mask(self) -> bool:
+        """Deprecated reading of mask_unit: masks more than single tokens."""
+        return self.mask_unit != "char"
 
     @model_validator(mode="after")
     def _objective_matches_arch(self) -> RunConfig:

@@ -4,8 +4,10 @@ Output shards hold `id`, `source`, `input_ids` (list<uint16> when the vocabulary
 with no BOS/EOS: the trainer's packer adds EOS between documents.  Literal special-token strings in
 documents (e.g. "</s>" in scraped HTML) are encoded as plain text, never as control ids.
 
-Optional columns: `word_starts` (list<bool>, aligned with `input_ids`: does the token start a
-word; jieba for Chinese, see `words.py`) with `word_boundaries=True`, and the input's
+Optional columns: with `word_boundaries=True`, `word_starts` (list<bool>, aligned with
+`input_ids`: does the token start a word; jieba for Chinese, see `word_starts.py`) and the
+knowledge-masking units `phrase_starts` / `entity_starts` (list<bool>: does the token start a unit
+of that level; see `knowledge_spans.py`), and the input's
 `quality_score` / `cluster_size` columns, carried through when present so stream-time sampling
 inside a source (`tokenization.mixing`) can weight documents without re-reading the dataset.
 
@@ -42,6 +44,7 @@ from pipeline.core.atomic import (
 from pipeline.core.ownership import claim_output
 from tokenization import __version__
 from tokenization import special_tokens as st
+from tokenization.knowledge_spans import UNIT_COLUMNS, unit_starts
 from tokenization.train import (
     DATASET_MANIFEST,
     TOKENIZER_JSON,
@@ -58,6 +61,7 @@ _META_TOKENIZER = b"yuliao.tokenizer_sha256"
 _META_INPUT = b"yuliao.input_sha256"
 _META_CODE = b"yuliao.code_version"
 _META_WORDS = b"yuliao.word_boundaries"
+_META_SPANS = b"yuliao.knowledge_spans"  # shards written before knowledge spans lack it: re-encoded
 # Per-document columns carried from the dataset into token shards when the dataset has them.
 CARRIED_COLUMNS = ("quality_score", "cluster_size")
 
@@ -158,6 +162,7 @@ def _reusable(task: ShardTask) -> tuple[pa.Table, int, str] | None:
         meta.get(_META_TOKENIZER) != task.tokenizer_sha256.encode()
         or meta.get(_META_INPUT) != task.input_sha256.encode()
         or meta.get(_META_WORDS, b"0") != (b"1" if task.word_boundaries else b"0")
+        or meta.get(_META_SPANS, b"0") != (b"1" if task.word_boundaries else b"0")
     ):
         log.info("re-encoding %s: made from a different input shard, tokenizer or word-boundary setting", out)
         return None
@@ -166,13 +171,11 @@ def _reusable(task: ShardTask) -> tuple[pa.Table, int, str] | None:
 
 def _encode_texts(
     tok, texts: pa.ChunkedArray, dtype: str, word_boundaries: bool = False
-) -> tuple[pa.ListArray, pa.ListArray | None]:
-    """Batch-encode a text column into list<dtype> ids (and list<bool> word starts), a slice at a time."""
-    from tokenization.word_starts import word_starts
-
+) -> tuple[pa.ListArray, list[pa.ListArray]]:
+    """Batch-encode a text column into list<dtype> ids (and the list<bool> `UNIT_COLUMNS`), a slice at a time."""
     lengths: list[np.ndarray] = []
     values: list[np.ndarray] = []
-    starts: list[np.ndarray] = []
+    starts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(texts), _ENCODE_BATCH):
         batch = [t if t is not None else "" for t in texts.slice(start, _ENCODE_BATCH).to_pylist()]
         # encode_batch, not encode_batch_fast (which skips offsets): in tokenizers 0.23 the "fast"
@@ -184,7 +187,7 @@ def _encode_texts(
         lengths.append(lens)
         values.append(np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(lens.sum())))
         if word_boundaries:
-            starts.extend(word_starts(t, e.offsets) for t, e in zip(batch, encs, strict=True))
+            starts.extend(unit_starts(t, e.offsets) for t, e in zip(batch, encs, strict=True))
     lens = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
     offsets = np.zeros(len(lens) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
@@ -194,9 +197,12 @@ def _encode_texts(
     flat = np.concatenate(values) if values else np.zeros(0, dtype=dtype)
     ids = pa.ListArray.from_arrays(offsets32, pa.array(flat, type=pa.from_numpy_dtype(flat.dtype)))
     if not word_boundaries:
-        return ids, None
-    flags = np.concatenate(starts) if starts else np.zeros(0, dtype=bool)
-    return ids, pa.ListArray.from_arrays(offsets32, pa.array(flags, type=pa.bool_()))
+        return ids, []
+    columns = []
+    for level in range(len(UNIT_COLUMNS)):
+        flags = np.concatenate([s[level] for s in starts]) if starts else np.zeros(0, dtype=bool)
+        columns.append(pa.ListArray.from_arrays(offsets32, pa.array(flags, type=pa.bool_())))
+    return ids, columns
 
 
 @lru_cache(maxsize=2)
@@ -242,6 +248,7 @@ def encode_shard(task: ShardTask) -> dict[str, Any]:
             _META_INPUT: task.input_sha256.encode(),
             _META_CODE: __version__.encode(),
             _META_WORDS: b"1" if task.word_boundaries else b"0",
+            **({_META_SPANS: b"1"} if task.word_boundaries else {}),
         }
         fields = [
             ("id", pa.string()),
@@ -253,9 +260,9 @@ def encode_shard(task: ShardTask) -> dict[str, Any]:
             src.column("source").cast(pa.string()).combine_chunks(),
             input_ids,
         ]
-        if starts is not None:
-            fields.append(("word_starts", pa.list_(pa.bool_())))
-            columns.append(starts)
+        for name, flags in zip(UNIT_COLUMNS, starts, strict=False):
+            fields.append((name, pa.list_(pa.bool_())))
+            columns.append(flags)
         for name in CARRIED_COLUMNS:
             if name in src.schema.names:
                 fields.append((name, src.schema.field(name).type))
@@ -384,6 +391,7 @@ def encode_dataset(
             "pad_id": _role_id(tok, "pad"),
             "text_field": text_field,
             "word_boundaries": word_boundaries,
+            "knowledge_spans": word_boundaries,  # phrase_starts / entity_starts stored with word_starts
             "code_version": __version__,
         }
         write_json(out_dir / "manifest.json", token_manifest)

@@ -13,6 +13,7 @@ the "train" view; the "heldout" view sees only those — a deterministic evaluat
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from fsspec.implementations.local import LocalFileSystem
+
+from tokenization.knowledge_spans import UNIT_COLUMNS, unit_codes
 
 MAX_OPEN = 4096  # open shards kept per process: mapped, not holding a file descriptor each
 
@@ -45,9 +48,10 @@ class _SourceDocs:
 
 
 class _OpenShard:
-    """An opened shard: row -> token span, rows of each source, optional word starts."""
+    """An opened shard: row -> token span, rows of each source, optional word starts (or unit codes
+    with `units`: the reader asks for them and the manifest says the shards store them)."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, units: bool = False) -> None:
         ids = table.column("input_ids")
         self.chunks = [_chunk(c) for c in ids.chunks]
         self.chunk_first = np.cumsum([0, *(len(c) for c in ids.chunks)])  # [n_chunks + 1]
@@ -56,6 +60,15 @@ class _OpenShard:
             if "word_starts" in table.column_names
             else None
         )
+        self.units: list[list[_Chunk]] | None = None  # phrase_starts, entity_starts
+        if units:
+            missing = [c for c in UNIT_COLUMNS if c not in table.column_names]
+            if missing:
+                raise ValueError(
+                    f"a token shard lacks {missing} although its manifest says it stores knowledge spans: "
+                    "re-encode with `yuliao tokenizer encode --word-boundaries`"
+                )
+            self.units = [[_chunk(c) for c in table.column(name).chunks] for name in UNIT_COLUMNS[1:]]
         self._sources = table.column("source")
         self._table = table
         self._rows: dict[str, np.ndarray] = {}
@@ -108,6 +121,19 @@ class _OpenShard:
         flags[raw[raw < n_tokens]] = True
         return flags
 
+    def unit_codes(self, row: int, n_tokens: int) -> np.ndarray | None:
+        """The word/phrase/entity unit starts of a row as uint8 codes (`knowledge_spans.UNIT_BITS`);
+        boolean word starts when not reading units, None without word starts."""
+        word = self.starts(row, n_tokens)
+        if self.units is None or word is None:
+            return word
+        c, r = (0, row) if len(self.chunks) == 1 else (int(x) for x in self.locate(np.array([row])))
+        phrase, entity = (
+            level[c].values[level[c].offsets[r] : level[c].offsets[r + 1]].astype(bool)
+            for level in self.units
+        )
+        return unit_codes(word, phrase, entity)
+
 
 def _chunk(arr: pa.Array) -> _Chunk:
     values = arr.values
@@ -126,6 +152,7 @@ class TokenShards:
         holdout: float = 0.0,
         part: Literal["train", "heldout"] = "train",
         max_open: int = MAX_OPEN,
+        unit_codes: bool = False,
     ) -> None:
         if not 0.0 <= holdout < 1.0:
             raise ValueError(f"holdout must be in [0, 1), got {holdout}")
@@ -137,6 +164,10 @@ class TokenShards:
         with self.fs.open(self._join("manifest.json"), "rb") as fh:
             self.manifest: dict[str, Any] = json.loads(fh.read())
         self.eos_id: int = int(self.manifest["eos_id"])
+        # encodes with word boundaries store phrase/entity unit starts too; older ones do not
+        self.knowledge_spans = bool(self.manifest.get("knowledge_spans", False))
+        # word-start reads return the uint8 unit codes (ERNIE masking) instead of bool flags, where stored
+        self.unit_codes = unit_codes
         self.pad_id: int = int(self.manifest["pad_id"])
         self.holdout, self.part, self.max_open = holdout, part, max_open
         self._shards: list[dict[str, Any]] = self.manifest["shards"]
@@ -149,6 +180,12 @@ class TokenShards:
     def __getstate__(self) -> dict[str, Any]:
         # DataLoader workers reopen the shards themselves instead of pickling memory maps.
         return {**self.__dict__, "_open": OrderedDict(), "opened": 0}
+
+    def reading_unit_codes(self) -> TokenShards:
+        """This reader, with word-start reads returning unit codes (its own cache of open shards)."""
+        other = copy.copy(self)  # through __getstate__: no open shard shared
+        other.unit_codes = True
+        return other
 
     # ---- index from the manifest only --------------------------------------------------------
 
@@ -201,7 +238,7 @@ class TokenShards:
     def _shard(self, i: int) -> _OpenShard:
         shard = self._open.get(i)
         if shard is None:
-            shard = _OpenShard(self._read(i))
+            shard = _OpenShard(self._read(i), self.unit_codes and self.knowledge_spans)
             self.opened += 1
             self._open[i] = shard
             while len(self._open) > self.max_open:
@@ -274,7 +311,8 @@ class TokenShards:
         self, source: str, doc_ids: np.ndarray, word_starts: bool = False
     ) -> tuple[list[np.ndarray], list[np.ndarray | None] | None]:
         """Several documents at once (zero-copy token views, in doc_ids order) and, if asked, their
-        stored word-start flags: one shard lookup per shard touched instead of one per document."""
+        stored word-start flags: one shard lookup per shard touched instead of one per document.
+        With `unit_codes` (and shards that store knowledge spans) the flags are uint8 unit codes."""
         doc_ids = np.asarray(doc_ids, dtype=np.int64)
         shard, k = self._where(source, doc_ids)
         tokens: list[np.ndarray] = [np.empty(0, np.uint16)] * len(doc_ids)
@@ -285,7 +323,7 @@ class TokenShards:
             for j, row in zip(sel.tolist(), rows.tolist(), strict=True):
                 tokens[j] = opened.tokens(row)
                 if flags is not None:
-                    flags[j] = opened.starts(row, len(tokens[j]))
+                    flags[j] = opened.unit_codes(row, len(tokens[j]))
         return tokens, flags
 
     def column(self, source: str, name: str) -> np.ndarray | None:

@@ -29,7 +29,7 @@ _WORDS = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[^\s]")
 
 
 @cache
-def _jieba():
+def jieba_tokenizer():
     """One initialised jieba tokenizer per process (Dask workers load it once)."""
     import jieba
 
@@ -40,20 +40,29 @@ def _jieba():
     return tok
 
 
-def word_start_chars(text: str) -> np.ndarray:
-    """Character positions where a word starts, ascending."""
+def segment(text: str) -> tuple[np.ndarray, list[tuple[int, list[str]]]]:
+    """Character positions where a word starts (ascending), and each CJK run as (its first
+    character, its jieba words): the one segmentation that word starts and knowledge spans share."""
     starts: list[int] = []
+    runs: list[tuple[int, list[str]]] = []
     seg = None
     for m in _WORDS.finditer(text):
         if m.group(1) is None:
             starts.append(m.start())
             continue
-        seg = seg or _jieba()
+        seg = seg or jieba_tokenizer()
         pos = m.start()
-        for word in seg.cut(m.group(1), HMM=True):
+        words = seg.lcut(m.group(1), HMM=True)
+        runs.append((pos, words))
+        for word in words:
             starts.append(pos)
             pos += len(word)
-    return np.asarray(starts, dtype=np.int64)
+    return np.asarray(starts, dtype=np.int64), runs
+
+
+def word_start_chars(text: str) -> np.ndarray:
+    """Character positions where a word starts, ascending."""
+    return segment(text)[0]
 
 
 def word_start_mask(offsets: Sequence[tuple[int, int]], starts: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -68,14 +68,18 @@ class PretrainStream(IterableDataset):
         rank: int = 0,
         world: int = 1,
         *,
-        word_starts: bool = False,
+        word_starts: bool | Literal["units"] = False,
     ) -> None:
         super().__init__()
         self.shards = tokens if isinstance(tokens, TokenShards) else TokenShards(tokens)
+        if word_starts == "units":  # MLM knowledge masking: word, phrase and entity unit starts
+            self.shards = self.shards.reading_unit_codes()
         self.mixture = validate_mixture(mixture) if isinstance(mixture, dict) else read_mixture(mixture)
         self.collate, self.chunk_len, self.batch_size = collate, chunk_len, batch_size
         self.seed, self.rank, self.world = seed, rank, world
-        self.word_starts = word_starts  # read stored word boundaries (whole-word MLM, XLNet spans)
+        # read stored word boundaries (whole-word MLM, XLNet spans): bool flags; with "units", uint8
+        # unit codes where the shards store knowledge spans (`tokenization.knowledge_spans.UNIT_BITS`)
+        self.word_starts = bool(word_starts)
         self.consumed = 0
 
     def state_dict(self) -> dict[str, int | str]:
@@ -126,7 +130,8 @@ class PretrainStream(IterableDataset):
         windows: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         for indices in self.index_batches(worker, num_workers):
             chunks = np.empty((len(indices), self.chunk_len), np.int64)  # [B, C]
-            starts: np.ndarray | None = np.empty((len(indices), self.chunk_len), bool)
+            starts: np.ndarray | None = None  # [B, C]: bool word starts or uint8 unit codes, as stored
+            missing = False
             for i, g in enumerate(indices):
                 q, r = divmod(g, WINDOW)
                 if q not in windows:
@@ -135,9 +140,11 @@ class PretrainStream(IterableDataset):
                     windows[q] = self.window(stream, q)
                 chunk, ws = windows[q]
                 chunks[i] = chunk[r]
-                if ws is None or starts is None:
-                    starts = None
+                if ws is None or missing:
+                    missing, starts = True, None
                 else:
+                    if starts is None:
+                        starts = np.empty((len(indices), self.chunk_len), ws.dtype)
                     starts[i] = ws[r]
             yield indices, self.collate_rows(chunks, indices, starts)
 

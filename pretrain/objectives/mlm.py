@@ -1,8 +1,14 @@
-"""Masked LM (BERT/RoBERTa): <cls> chunk <sep>, 15 % selected, 80/10/10, whole words, doc-aware.
+"""Masked LM (BERT/RoBERTa/ERNIE): <cls> chunk <sep>, 15 % of tokens in whole units, 80/10/10, doc-aware.
 
-Selection is a Bernoulli(p) draw per non-special token, or — with `whole_word` — per word, all of
-a selected word's tokens being predicted (Chinese-BERT-wwm; words from stored jieba boundaries or
-`words.WordTable`).  Either way a token is selected with probability p, so the masking rate is p.
+`mask_unit` says what is masked as one piece: `char` (each token, BERT), `word` (jieba words,
+Chinese-BERT-wwm; stored starts or `word_table.WordTable`), `phrase` (noun-phrase chunks whole,
+other tokens one by one) or `entity` (phrases and named entities whole) -- ERNIE 1.0's knowledge
+masking, from the unit codes `tokenization.knowledge_spans` stores -- or a `UnitSchedule` of
+them over the run (ERNIE's stages: `ERNIE_STAGES`).
+Each row's budget is p x its maskable tokens.  Units are taken in a random order until the budget;
+the unit that crosses it is taken with probability (budget left) / (its length), so every row
+masks p x n tokens in expectation (exactly p, whatever the unit lengths) and is within one unit
+of it: long units cannot push a row to 25 % nor leave it at 5 %, as one draw per unit would.
 Each selected token is then replaced by <mask> 80 %, by a random ordinary token 10 %, or kept
 10 % (decided per token, as BERT's create_pretraining_data.py does also for whole words).
 Masks are redrawn every time an example is built: the stream keys each row's Generator by
@@ -17,6 +23,7 @@ pad_id + 1 for RoBERTa, whose positions start there).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +31,8 @@ import torch
 
 from pretrain.objectives.masks import expand
 from pretrain.objectives.packing import segments
-from pretrain.objectives.rng import Rngs, uniforms
+from pretrain.objectives.rng import ExampleKeys, Rngs, uniforms
+from tokenization.knowledge_spans import UNIT_BITS
 
 if TYPE_CHECKING:
     from pretrain.objectives.special_ids import SpecialIds
@@ -54,16 +62,131 @@ def _frame(
     return tokens, attention
 
 
-def _framed_starts(word_starts: np.ndarray | None, tokens: np.ndarray, words: WordTable | None) -> np.ndarray:
-    """Word starts aligned with the framed tokens: stored ones shifted past <cls>, else derived."""
-    if word_starts is not None:
-        starts = np.ones(tokens.shape, dtype=bool)  # cls, sep, pads: words of their own
-        n = word_starts.shape[1]
-        starts[:, 1 : n + 1] = word_starts
-        return starts
-    if words is None:
-        raise ValueError("whole-word masking needs stored word_starts or a WordTable")
-    return words.starts(tokens)
+LEVELS = ("char", "word", "phrase", "entity")  # coarser to the right; the config's MaskUnit
+ERNIE_STAGES = (("char", 0.0), ("phrase", 1 / 3), ("entity", 2 / 3))  # ERNIE 1.0: basic, phrase, entity
+
+
+@dataclass(frozen=True)
+class UnitSchedule:
+    """Staged masking: example g uses units[k] for firsts[k] <= g < firsts[k + 1] (firsts[0] == 0).
+
+    Keyed by the global example index, so a stage starts at the same example on any rank layout
+    and after a resume.  Evaluation streams restart at example 0: they stay in the first stage,
+    comparable across the run.
+    """
+
+    units: tuple[str, ...]
+    firsts: tuple[int, ...]
+
+    @classmethod
+    def over_run(
+        cls, stages: Sequence[tuple[str, float]], steps: int, examples_per_step: int
+    ) -> UnitSchedule:
+        """Stages given as (unit, fraction of the run's steps at which it starts)."""
+        firsts = tuple(round(f * steps) * examples_per_step for _, f in stages)
+        return cls(units=tuple(u for u, _ in stages), firsts=firsts)
+
+    def __post_init__(self) -> None:
+        unknown = [u for u in self.units if u not in LEVELS]
+        if unknown or len(self.units) != len(self.firsts) or not self.firsts or self.firsts[0] != 0:
+            raise ValueError(f"bad unit schedule {self}: units in {LEVELS}, first stage at example 0")
+        if list(self.firsts) != sorted(self.firsts):
+            raise ValueError(f"unit schedule stages must start in order: {self.firsts}")
+
+    def levels(self, examples: np.ndarray) -> np.ndarray:
+        """[B] level (index into LEVELS) of each global example index."""
+        stage = np.searchsorted(np.asarray(self.firsts), examples, side="right") - 1
+        return np.asarray([LEVELS.index(u) for u in self.units])[stage]
+
+
+def _row_levels(mask_unit: str | UnitSchedule, rngs: Rngs | None, b: int) -> tuple[np.ndarray, int]:
+    """[B] level of each row, and the coarsest level of the run (a schedule's later stages included,
+    so shards without knowledge spans fail at the first batch, not a third into the run)."""
+    if isinstance(mask_unit, str):
+        if mask_unit not in LEVELS:
+            raise ValueError(f"mask_unit={mask_unit!r}: use one of {list(LEVELS)} or a UnitSchedule")
+        return np.full(b, LEVELS.index(mask_unit)), LEVELS.index(mask_unit)
+    if not isinstance(rngs, ExampleKeys):
+        raise ValueError(
+            "a staged mask_unit needs the stream's ExampleKeys (the rows' global example indices)"
+        )
+    return mask_unit.levels(np.asarray(rngs.ids)), max(LEVELS.index(u) for u in mask_unit.units)
+
+
+def _no_spans(unit: str) -> ValueError:
+    return ValueError(
+        f"mask_unit {unit!r} needs phrase/entity unit starts, and these token shards store none (encoded "
+        "before knowledge spans, or without word boundaries): re-encode with `yuliao tokenizer encode "
+        "--word-boundaries` (it rewrites the shards in place with phrase_starts/entity_starts)"
+    )
+
+
+def _unit_starts(
+    levels: np.ndarray,
+    need: int,
+    word_starts: np.ndarray | None,
+    tokens: np.ndarray,
+    words: WordTable | None,
+    special: np.ndarray,
+) -> np.ndarray:
+    """[B, S] bool: where each row's units start, framed like `tokens` (<cls> chunk <sep> pads).
+
+    Special tokens (and the token after one) always start a unit, so no unit spans a document
+    boundary or mixes maskable and special tokens."""
+    b, s = tokens.shape
+    starts = np.ones((b, s), dtype=bool)  # level char: every token
+    if need >= 1:
+        codes = None
+        if word_starts is not None:  # cls, sep, pads: start every level
+            n = word_starts.shape[1]
+            codes = starts.copy() if word_starts.dtype == bool else np.full((b, s), 0xFF, dtype=np.uint8)
+            codes[:, 1 : n + 1] = word_starts
+        if need >= 2 and (codes is None or codes.dtype == bool):
+            raise _no_spans(LEVELS[need])
+        if codes is not None:
+            word = codes if codes.dtype == bool else (codes & UNIT_BITS["word"]) != 0
+        elif words is not None:
+            word = words.starts(tokens)
+        else:
+            raise ValueError("whole-word masking needs stored word_starts or a WordTable")
+        starts = np.where((levels == 1)[:, None], word, starts)
+        for level in (2, 3):
+            if (levels == level).any():
+                bit = UNIT_BITS[LEVELS[level]]
+                starts = np.where((levels == level)[:, None], (codes & bit) != 0, starts)  # type: ignore[operator]
+    starts[:, 1:] |= special[:, :-1]
+    return starts | special
+
+
+def _select_units(
+    starts: np.ndarray, candidates: np.ndarray, key: np.ndarray, coin: np.ndarray, p: float
+) -> np.ndarray:
+    """[B, S] bool: whole units in the order of their first token's `key` until p x candidates.
+
+    The unit crossing the budget is taken with probability (budget left) / (its length): the
+    expected count is exactly p x candidates per row."""
+    b, s = starts.shape
+    idx = np.broadcast_to(np.arange(s), (b, s))
+    done = np.zeros((b, s + 1), dtype=np.int64)  # maskable tokens before each position
+    np.cumsum(candidates, axis=1, out=done[:, 1:])
+    if starts.all():  # one token per unit
+        first, length = idx, candidates.astype(np.int64)
+    else:
+        first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)  # [B, S]: first token of my unit
+        nxt = np.full((b, s + 1), s)  # the next unit's first token
+        nxt[:, :s] = np.minimum.accumulate(np.where(starts, idx, s)[:, ::-1], axis=1)[:, ::-1]
+        length = np.where(starts, np.take_along_axis(done, nxt[:, 1:], axis=1) - done[:, :s], 0)
+    # Units in key order: one int64 sort of (key bits, position), unit starts first, in key order.
+    bits = np.where(length > 0, (key * (1 << 46)).astype(np.int64), (1 << 46))
+    order = np.sort((bits << 16) | idx, axis=1) & 0xFFFF
+    size = np.take_along_axis(length, order, axis=1)
+    after = np.cumsum(size, axis=1)
+    before = after - size
+    budget = p * done[:, -1:]  # [B, 1]
+    take = (size > 0) & ((after <= budget) | ((before < budget) & (coin[:, None] * size < budget - before)))
+    unit_taken = np.empty((b, s), dtype=bool)
+    np.put_along_axis(unit_taken, order, take, axis=1)
+    return np.take_along_axis(unit_taken, first, axis=1) & candidates
 
 
 def mlm_collate(
@@ -74,6 +197,7 @@ def mlm_collate(
     ids: SpecialIds,
     seq_len: int,
     mlm_probability: float = 0.15,
+    mask_unit: str | UnitSchedule = "char",
     whole_word: bool = False,
     words: WordTable | None = None,
     doc_attention: bool = False,
@@ -82,21 +206,23 @@ def mlm_collate(
 ) -> dict[str, torch.Tensor]:
     """chunks: B rows of <= seq_len-2 tokens -> input_ids, labels [B, S], attention_mask, (position_ids).
 
-    Labels hold the original id at selected positions and -100 everywhere else.  With
-    doc_attention and `compact`, `segment_ids` [B, S] replaces the [B, 1, S, S] mask (`masks.expand`).
+    `word_starts` [B, C]: stored word starts (bool) or unit codes (uint8, `knowledge_spans.UNIT_BITS`)
+    of the chunks; `whole_word=True` is the old spelling of mask_unit="word".  Labels hold the
+    original id at selected positions and -100 everywhere else.  With doc_attention and `compact`,
+    `segment_ids` [B, S] replaces the [B, 1, S, S] mask (`masks.expand`).
     """
+    if whole_word:
+        if mask_unit not in ("char", "word"):
+            raise ValueError(f"whole_word=True is mask_unit='word'; it contradicts mask_unit={mask_unit!r}")
+        mask_unit = "word"
     tokens, attention = _frame(chunks, ids, seq_len)
     b, s = tokens.shape
-    u = uniforms(rngs, b, 3 * s).reshape(b, 3, s)  # [B, 3, S]: select, action, random id
-    select, action, pick = u[:, 0], u[:, 1], u[:, 2]
-
-    candidates = ~ids.is_special[tokens]  # [B, S]: pad/cls/sep/eos/... never selected
-    if whole_word:
-        starts = _framed_starts(word_starts, tokens, words)
-        idx = np.broadcast_to(np.arange(s), (b, s))
-        first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)  # [B, S]: first token of my word
-        select = np.take_along_axis(select, first, axis=1)  # one draw per word
-    selected = candidates & (select < mlm_probability)
+    u = uniforms(rngs, b, 3 * s + 1)  # [B, 3S + 1]: select, action, random id; then one coin per row
+    select, action, pick, coin = u[:, :s], u[:, s : 2 * s], u[:, 2 * s : 3 * s], u[:, 3 * s]
+    special = ids.is_special[tokens]  # [B, S]: pad/cls/sep/eos/... never selected
+    levels, need = _row_levels(mask_unit, rngs, b)
+    starts = _unit_starts(levels, need, word_starts, tokens, words, special)
+    selected = _select_units(starts, ~special, select, coin, mlm_probability)
     labels = np.where(selected, tokens, -100)
 
     random_ids = ids.ordinary[(pick * len(ids.ordinary)).astype(np.int64)]  # [B, S]
