@@ -166,26 +166,37 @@ def _select_units(
     The unit crossing the budget is taken with probability (budget left) / (its length): the
     expected count is exactly p x candidates per row."""
     b, s = starts.shape
-    idx = np.broadcast_to(np.arange(s), (b, s))
-    done = np.zeros((b, s + 1), dtype=np.int64)  # maskable tokens before each position
-    np.cumsum(candidates, axis=1, out=done[:, 1:])
-    if starts.all():  # one token per unit
-        first, length = idx, candidates.astype(np.int64)
+    idx = np.arange(s, dtype=np.int32)
+    done = np.zeros((b, s + 1), dtype=np.int32)  # maskable tokens before each position
+    np.cumsum(candidates, axis=1, dtype=np.int32, out=done[:, 1:])
+    first = None  # [B, S]: first token of my unit (None: every token is one)
+    if starts.all():
+        length = candidates.astype(np.int32)
     else:
-        first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)  # [B, S]: first token of my unit
-        nxt = np.full((b, s + 1), s)  # the next unit's first token
-        nxt[:, :s] = np.minimum.accumulate(np.where(starts, idx, s)[:, ::-1], axis=1)[:, ::-1]
-        length = np.where(starts, np.take_along_axis(done, nxt[:, 1:], axis=1) - done[:, :s], 0)
-    # Units in key order: one int64 sort of (key bits, position), unit starts first, in key order.
-    bits = np.where(length > 0, (key * (1 << 46)).astype(np.int64), (1 << 46))
-    order = np.sort((bits << 16) | idx, axis=1) & 0xFFFF
+        first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)
+        nxt = np.empty((b, s), dtype=np.int32)  # the next unit's first token
+        nxt[:, :-1] = np.minimum.accumulate(np.where(starts, idx, s)[:, :0:-1], axis=1)[:, ::-1]
+        nxt[:, -1] = s
+        length = np.take_along_axis(done, nxt, axis=1)
+        length -= done[:, :s]
+        length *= starts  # maskable tokens of the unit, at its first token
+    # Units in key order: one int64 sort of (key bits, position); the rest (length 0) go last.
+    packed = (key * (1 << 46)).astype(np.int64)
+    packed[length == 0] = 1 << 46
+    packed <<= 16
+    packed |= idx
+    packed.sort(axis=1)
+    order = (packed & 0xFFFF).astype(np.intp)
     size = np.take_along_axis(length, order, axis=1)
-    after = np.cumsum(size, axis=1)
-    before = after - size
+    after = np.cumsum(size, axis=1, dtype=np.int32)  # maskable tokens taken with this unit
     budget = p * done[:, -1:]  # [B, 1]
-    take = (size > 0) & ((after <= budget) | ((before < budget) & (coin[:, None] * size < budget - before)))
+    left = budget - (after - size)
+    take = (after <= budget) | ((left > 0) & (coin[:, None] * size < left))
+    take &= size > 0
     unit_taken = np.empty((b, s), dtype=bool)
     np.put_along_axis(unit_taken, order, take, axis=1)
+    if first is None:
+        return unit_taken & candidates
     return np.take_along_axis(unit_taken, first, axis=1) & candidates
 
 
