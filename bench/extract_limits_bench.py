@@ -38,7 +38,9 @@ DEFAULT = [
     *sorted(glob.glob(str(REPO / "pipeline" / "sample_data" / "*.warc.gz"))),
     *sorted(glob.glob(str(REPO.parent / "shared" / "corpora" / "crawl-dev-*.warc.gz"))),
 ]
-TRAF = ExtractConfig(timeout_s=None, trafilatura_max_elements=None, max_elements=None)
+TRAF = ExtractConfig(
+    extractor="trafilatura", timeout_s=None, trafilatura_max_elements=None, max_elements=None
+)
 TRAF_FULL = TRAF.model_copy(update={"fast": False})
 RESI = ExtractConfig(extractor="resiliparse", timeout_s=None, max_elements=None, max_depth=None)
 DEFAULTS = ExtractConfig()
