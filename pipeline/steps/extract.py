@@ -93,10 +93,9 @@ def extract_page(html: str, cfg: ExtractConfig, url: str | None = None) -> tuple
         tree = _parse(html, lenient=cfg.extractor == "auto")
         if tree is None:
             return "", "trafilatura"
-        budget = cfg.trafilatura_max_elements
-        if budget is None or element_count(tree) <= budget:
-            work = cfg.readability_max_work
-            if cfg.extractor == "auto" and (work is None or nesting_work(tree) <= work):
+        elements, budget = element_count(tree), cfg.trafilatura_max_elements
+        if budget is None or elements <= budget:
+            if cfg.extractor == "auto" and _within(cfg.readability_max_work, elements, tree):
                 found = _readability(tree, cfg)
                 if found is not None:
                     return found
@@ -133,6 +132,12 @@ def nesting_work(tree: HtmlElement) -> int:
     return total
 
 
+def _within(work: int | None, elements: int, tree: HtmlElement) -> bool:
+    """Is the tree's nesting work at most `work`?  libxml2 nests at most 256 deep, so a page of
+    few elements is, without walking it."""
+    return work is None or elements * _MAX_DEPTH <= work or nesting_work(tree) <= work
+
+
 def _with_title(text: str | None, title: str | None) -> str:
     text = (text or "").strip()
     title = " ".join((title or "").split())  # one line; NBSP and newlines from <title> become spaces
@@ -140,6 +145,8 @@ def _with_title(text: str | None, title: str | None) -> str:
         text = f"{title}\n\n{text}"
     return text
 
+
+_MAX_DEPTH = 256  # libxml2's nesting limit
 
 # not text: their content would read as words, and they are never a post's body
 _NOT_TEXT = ("script", "style", "noscript", "template")

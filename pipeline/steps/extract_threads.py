@@ -22,7 +22,6 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 _DIGITS = re.compile(r"\d")
-_WS = re.compile(r"\s+")
 
 MIN_LINE = 10  # readability's lines shorter than this are too common to locate its block by
 MAX_LEVELS = 12  # readability's text sits at most this many levels below the repeating record
@@ -37,7 +36,7 @@ BODY_SHARE = 0.5  # a record's body is its deepest part holding this share of it
 
 
 def _norm(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def signature(el: HtmlElement) -> str:
@@ -85,17 +84,12 @@ def _lines(text: str) -> list[str]:
 def locate(root: HtmlElement, lines: list[str]) -> HtmlElement | None:
     """The element holding the page's longest text node that readability's lines contain."""
     kept = "\n".join(lines)
-    nodes: list[tuple[int, int, str, HtmlElement]] = []
-    for i, el in enumerate(root.iter(etree.Element)):
-        if el.text and len(el.text) >= MIN_LINE:
-            nodes.append((-len(el.text), i, el.text, el))
-        parent = el.getparent()
-        if el.tail and len(el.tail) >= MIN_LINE and parent is not None:
-            nodes.append((-len(el.tail), i, el.tail, parent))
-    nodes.sort(key=lambda n: n[:2])  # longest first, document order among equals
-    for _, _, text, el in nodes[:50]:
+    texts = [t for t in root.xpath(".//text()") if len(t) >= MIN_LINE]
+    texts.sort(key=len, reverse=True)  # stable: document order among equals
+    for text in texts[:50]:
         if _norm(text) in kept:
-            return el
+            owner = text.getparent()  # for a tail, the element it follows
+            return owner.getparent() if text.is_tail else owner
     return None
 
 
@@ -122,30 +116,40 @@ def thread_records(root: HtmlElement, main_text: str) -> list[HtmlElement] | Non
             break
         sig = signature(node)
         mates = [ch for ch in _children(parent) if signature(ch) == sig]
-        node_share = _covered(lines, _norm(node.text_content())) if len(mates) > 1 else 0
-        widen = node_share >= kept / 2
-        chars = {id(m): nonlink_chars(m) for m in mates} if len(mates) > 1 else {}
-        narrow = len(mates) >= MIN_NARROW and not widen
-        if narrow:  # cheap bounds first: shapes are compared only where it may pay
-            narrow = _covered(lines, "\n".join(_norm(m.text_content()) for m in mates)) >= NARROW_COVER * kept
-        widen = widen and sum(chars.values()) >= GAIN * kept
-        ref = shape(node) if widen or narrow else set()
-        if len(ref) >= MIN_SHAPE:  # a post has parts (user, body, footer); a paragraph has a few inline tags
-            records = [m for m in mates if m is node or _similar(ref, shape(m))]
-            total = sum(chars[id(r)] for r in records)
-            joined = "\n".join(_norm(r.text_content()) for r in records)
-            if widen:
-                ok = len(records) >= 2 and total >= GAIN * kept
-            else:
-                ok = len(records) >= MIN_NARROW and _covered(lines, joined) >= NARROW_COVER * kept
-            if (
-                ok
-                and total >= MIN_RECORD_CHARS * len(records)
-                and (best is None or (len(records), total) > best[0])
-            ):
-                best = ((len(records), total), records)
+        found = _records(node, mates, lines, kept) if len(mates) > 1 else None
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
         node = parent
     return best[1] if best else None
+
+
+def _records(
+    node: HtmlElement, mates: list[HtmlElement], lines: list[str], kept: int
+) -> tuple[tuple[int, int], list[HtmlElement]] | None:
+    """(rank, records) if `node` and its look-alike `mates` are posts holding readability's text."""
+    widen = _covered(lines, _norm(node.text_content())) >= kept / 2
+    # cheap tests first; shapes are compared only where they may pay
+    if not widen and (
+        len(mates) < MIN_NARROW
+        or _covered(lines, "\n".join(_norm(m.text_content()) for m in mates)) < NARROW_COVER * kept
+    ):
+        return None
+    chars = {id(m): nonlink_chars(m) for m in mates}
+    if widen and sum(chars.values()) < GAIN * kept:
+        return None
+    ref = shape(node)
+    if len(ref) < MIN_SHAPE:  # a post has parts (user, body, footer); a paragraph a few inline tags
+        return None
+    records = [m for m in mates if m is node or _similar(ref, shape(m))]
+    total = sum(chars[id(r)] for r in records)
+    if widen:
+        ok = len(records) >= 2 and total >= GAIN * kept
+    else:
+        joined = "\n".join(_norm(r.text_content()) for r in records)
+        ok = len(records) >= MIN_NARROW and _covered(lines, joined) >= NARROW_COVER * kept
+    if not ok or total < MIN_RECORD_CHARS * len(records):
+        return None
+    return (len(records), total), records
 
 
 def bodies(records: list[HtmlElement]) -> list[HtmlElement]:
