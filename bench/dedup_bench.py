@@ -91,10 +91,10 @@ def run_peer(python: str, name: str, docs: Path, out: Path) -> dict:
     }
 
 
-def run_yuliao(workers: int, docs: Path, out: Path) -> dict:
-    target = out / f"yuliao-w{workers}"
+def run_yuliao(workers: int, docs: Path, out: Path, variant: str = "", extra: tuple[str, ...] = ()) -> dict:
+    target = out / f"yuliao-{variant or 'default'}-w{workers}"
     cmd = [sys.executable, "-m", "pipeline.cli.main", "pipeline", "dedup", "--input", str(docs)]
-    cmd += ["--output", str(target), "--workers", str(workers)]
+    cmd += ["--output", str(target), "--workers", str(workers), *extra]
     if target.exists():
         import shutil
 
@@ -140,7 +140,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-datasketch", action="store_true")
     ap.add_argument("--out", type=Path, default=Path("/tmp/yuliao-dedup-bench"))
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="a Yuliao setting to run besides the defaults, e.g. 'char=--shingle char' (repeatable)",
+    )
+    ap.add_argument(
+        "--goal-recall", type=float, default=0.99, help="pair recall goal (mixed-script set: 0.98)"
+    )
+    ap.add_argument("--goal-precision", type=float, default=0.995)
     args = ap.parse_args()
+    variants = [("", ())] + [(v.split("=", 1)[0], tuple(v.split("=", 1)[1].split())) for v in args.variant]
     args.out.mkdir(parents=True, exist_ok=True)
     workers = [int(w) for w in args.workers.split(",")]
     # warm numba's on-disk cache once so no contender's timing includes compilation
@@ -154,8 +166,10 @@ def main() -> None:
             contenders.append(
                 ("datasketch", lambda: run_peer(args.peers_python, "datasketch", args.docs, args.out))
             )
-        for w in workers if r % 2 == 0 else workers[::-1]:  # neither setting always runs first
-            contenders.append((f"yuliao w={w}", lambda w=w: run_yuliao(w, args.docs, args.out)))
+        settings = [(w, v) for w in workers for v in variants]
+        for w, (v, extra) in settings if r % 2 == 0 else settings[::-1]:  # no setting always runs first
+            name = f"yuliao {v} w={w}" if v else f"yuliao w={w}"
+            contenders.append((name, lambda w=w, v=v, e=extra: run_yuliao(w, args.docs, args.out, v, e)))
         for name, fn in contenders:
             res = fn()
             results.setdefault(name, []).append(res)
@@ -188,6 +202,15 @@ def main() -> None:
             f"{q['precision']:>10.4f}{q['pair_recall']:>8.4f}{m['peak_rss_MB']:>12.0f}{m['wall_s']:>8.1f}{m['steal_pct']:>8.1f}"
         )
     ys = [n for n in med if n.startswith("yuliao")]
+    print(
+        f"\ngoals: precision >= {args.goal_precision}, pair recall >= {args.goal_recall} (peers of this run above)"
+    )
+    for n in ys:
+        q = quality[n]
+        ok = q["precision"] >= args.goal_precision and q["pair_recall"] >= args.goal_recall
+        print(
+            f"  {n}: precision {q['precision']:.4f}, recall {q['pair_recall']:.4f}: {'pass' if ok else 'MISS'}"
+        )
     if ys:
         last = results[ys[0]][-1]
         print(

@@ -28,6 +28,10 @@ def dedup_command(
     word_ngram: Annotated[
         int | None, typer.Option(help="word n-gram size for space-delimited text (default 2)")
     ] = None,
+    shingle: Annotated[
+        str | None,
+        typer.Option(help="script (char n-grams in CJK runs, word n-grams elsewhere) | char (everywhere)"),
+    ] = None,
     verify: Annotated[
         str | None, typer.Option(help="candidate check: exact | estimate | none (default exact)")
     ] = None,
@@ -53,7 +57,7 @@ def dedup_command(
             help="most input bytes per partition (e.g. 64MiB, 500kB): no task holds more than about "
             "one; smaller inputs are cut into up to 64 partitions of at least 4MiB"
         ),
-    ] = "64MiB",
+    ] = "8MiB",
     overwrite: Annotated[
         bool, typer.Option(help="replace an earlier dedup output in --output made with other inputs/config")
     ] = False,
@@ -75,7 +79,7 @@ def dedup_command(
         raise typer.Exit(2) from None
     try:
         given = dict(threshold=threshold, num_perm=num_perm, ngram=ngram, word_ngram=word_ngram)
-        given |= dict(verify=verify, keep=keep)
+        given |= dict(shingle=shingle, verify=verify, keep=keep)
         settings: dict = {k: v for k, v in given.items() if v is not None} | {"url": url, "t2s": t2s}
         if line_min_count > 0:
             settings["lines"] = {"enabled": True, "min_count": line_min_count, "unit": line_unit}

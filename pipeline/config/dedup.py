@@ -41,6 +41,10 @@ class DedupConfig(Strict):
     )
     ngram: int = Field(default=5, ge=1, description="char n-gram size for Han/kana/Hangul runs")
     word_ngram: int = Field(default=2, ge=1, description="word n-gram size for space-delimited text")
+    shingle: Literal["script", "char"] = Field(
+        default="script",
+        description="script: char n-grams in CJK runs, word n-grams elsewhere; char: char n-grams everywhere",
+    )
     run_gap: int = Field(
         default=10, ge=0, description="other chars (punctuation, digits, a Latin word) a CJK run may span"
     )

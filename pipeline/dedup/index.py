@@ -48,6 +48,7 @@ def settings(cfg: DedupConfig, bands: int, rows: int) -> dict:
         "seed": cfg.seed,
         "ngram": cfg.ngram,
         "word_ngram": cfg.word_ngram,
+        "shingle": cfg.shingle,
         "run_gap": cfg.run_gap,
         "t2s": cfg.t2s,
         "bands": bands,

@@ -47,12 +47,12 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def _kernel(char_n: int, word_n: int, t2s: bool, gap: int) -> ShingleKernel:
-    return ShingleKernel(char_n, word_n, t2s, gap)
+def _kernel(char_n: int, word_n: int, t2s: bool, gap: int, chars: bool) -> ShingleKernel:
+    return ShingleKernel(char_n, word_n, t2s, gap, chars)
 
 
 def kernel(cfg: DedupConfig) -> ShingleKernel:
-    return _kernel(cfg.ngram, cfg.word_ngram, cfg.t2s, cfg.run_gap)
+    return _kernel(cfg.ngram, cfg.word_ngram, cfg.t2s, cfg.run_gap, cfg.shingle == "char")
 
 
 def _batches(starts: np.ndarray) -> list[tuple[int, int]]:

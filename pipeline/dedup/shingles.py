@@ -60,10 +60,18 @@ def _ngrams(units: list[str], n: int, sep: str) -> list[str]:
 
 
 def shingles(
-    text: str, char_n: int = 5, word_n: int = 2, t2s: bool = False, gap: int = RUN_GAP
+    text: str,
+    char_n: int = 5,
+    word_n: int = 2,
+    t2s: bool = False,
+    gap: int = RUN_GAP,
+    chars: bool = False,
 ) -> set[bytes]:
-    """The shingle set of one document, as UTF-8 bytes (what datasketch's hashfunc sees)."""
+    """The shingle set of one document, as UTF-8 bytes (what datasketch's hashfunc sees); with
+    `chars`, char n-grams over the whole normalised text."""
     norm = normalize_for_dedup(text, t2s)
+    if chars:
+        return {s.encode("utf-8", "surrogatepass") for s in _ngrams(list(norm), char_n, "")}
     out: set[str] = set()
     outside, last = [], 0
     for m in _run_pattern(gap).finditer(norm):
@@ -76,13 +84,18 @@ def shingles(
 
 
 @functools.cache
-def class_table() -> np.ndarray:
-    """Class of every code point (OTHER, WORD, RUN, SPACE), from the same regexes as `shingles`."""
+def class_table(chars: bool = False) -> np.ndarray:
+    """Class of every code point (OTHER, WORD, RUN, SPACE), from the same regexes as `shingles`.
+
+    With `chars` every non-space char is RUN: since whitespace is collapsed to one space, which a
+    run spans, the whole document is one run and its shingles are char n-grams everywhere."""
     everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
     table = np.zeros(0x110000, np.uint8)
     for pattern, cls in ((r"\w+", WORD), (f"[{UNSEGMENTED}]+", RUN), (r"\s+", SPACE)):
         for m in re.finditer(pattern, everything):
             table[m.start() : m.end()] = cls
+    if chars:
+        table[(table == WORD) | (table == OTHER)] = RUN
     return table
 
 
@@ -377,9 +390,9 @@ def _batch(
 class ShingleKernel:
     """Batch shingling with fixed settings; one instance per (config, worker)."""
 
-    def __init__(self, char_n: int, word_n: int, t2s: bool = False, gap: int = RUN_GAP):
+    def __init__(self, char_n: int, word_n: int, t2s: bool = False, gap: int = RUN_GAP, chars: bool = False):
         self.char_n, self.word_n, self.t2s, self.gap = char_n, word_n, t2s, gap
-        self.table = class_table()
+        self.table = class_table(chars)
         self.fold, self.expansions = fold_table()
 
     def _side(self, buf: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -51,7 +51,9 @@ from pipeline.core.version import __version__
 from pipeline.dedup.inputs import OPTIONAL_COLUMNS, Columns, Cut, Part, check_input
 from pipeline.dedup.plan import Plan, done_stats, finish
 
-PARTITION_BYTES = 64 << 20
+PARTITION_BYTES = (
+    8 << 20
+)  # a worker peaks at ~50x its partition (keys, write): ~0.4 GB, the same at any input size
 MIN_PARTITION_BYTES = 4 << 20
 SPREAD = 64  # partitions a mid-sized input is cut into, so the workers share the work evenly
 ID_SCHEMA = pa.schema([("h1", pa.uint64()), ("h2", pa.uint64())])

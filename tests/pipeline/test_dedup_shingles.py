@@ -87,3 +87,14 @@ def test_kernel_batches_are_independent():
     k = kernel(DedupConfig())
     one = np.concatenate([k.hash_sets(*utf8_docs([t]))[0] for t in MIXED])
     assert np.array_equal(k.hash_sets(*utf8_docs(MIXED))[0], one)
+
+
+def test_char_shingles_everywhere_are_the_plain_char_ngrams_of_the_normalised_text():
+    cfg = DedupConfig(shingle="char")
+    hashes, offsets = shingle_sets(MIXED, cfg)
+    for i, text in enumerate(MIXED):
+        ref = sorted(xxhash.xxh32_intdigest(s) for s in shingles(text, cfg.ngram, chars=True))
+        assert hashes[offsets[i] : offsets[i + 1]].tolist() == ref, text
+    decoded = {s.decode() for s in shingles("GIMP 帮助 Layer Groups", 5, chars=True)}
+    assert {"gimp ", "帮助 la", "layer", "group"} <= decoded  # one stream across scripts and spaces
+    assert "layer groups" not in decoded  # no word n-grams
