@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Arch = Literal["gpt2", "llama", "bert", "roberta", "t5", "xlnet"]
 Objective = Literal["clm", "mlm", "span", "plm"]
 Parallel = Literal["ddp", "fsdp"]
+PipelineSchedule = Literal["1f1b", "gpipe"]
 Attention = Literal["sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3"]
 # What MLM masks as one piece (pretrain/objectives/mlm.py); "ernie" stages char, phrase, entity.
 MaskUnit = Literal["char", "word", "phrase", "entity"]
@@ -80,6 +81,10 @@ class RunConfig(BaseModel):
     )
     tensor_parallel: int = Field(default=1, ge=1, description="ranks that split each layer's matrices")
     pipeline_parallel: int = Field(default=1, ge=1, description="pipeline stages (consecutive layers)")
+    pipeline_schedule: PipelineSchedule = Field(
+        default="1f1b",
+        description="1f1b or gpipe; the step's grad_accum micro-batches flow through the stages",
+    )
     allow_global_batch_change: bool = Field(
         default=False,
         description="resume with another batch_size x grad_accum x data-parallel ranks than the checkpoint's",
@@ -143,6 +148,16 @@ class RunConfig(BaseModel):
             raise ValueError(
                 "parallel=fsdp with tensor_parallel > 1 is not supported for model.arch='gpt2': FSDP2 does "
                 "not reshard its packed q|k|v (c_attn) exactly; use parallel: ddp (or model.arch: llama)"
+            )
+        if (
+            self.pipeline_parallel > 1
+            and self.pipeline_schedule == "1f1b"
+            and self.grad_accum < self.pipeline_parallel
+        ):
+            raise ValueError(
+                f"grad_accum={self.grad_accum} micro-batches for pipeline_parallel={self.pipeline_parallel} "
+                "stages: 1F1B needs at least one micro-batch per stage; raise grad_accum or set "
+                "pipeline_schedule: gpipe"
             )
         if self.seq_len % self.tensor_parallel:
             raise ValueError(

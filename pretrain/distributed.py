@@ -97,20 +97,24 @@ def wrap(
     parallel: str,
     blocks: list[torch.nn.Module],
     dp_mesh: DeviceMesh | None,
+    pipeline_stage: bool = False,
 ) -> torch.nn.Module:
     """DDP or FSDP2 over the data-parallel mesh when it has more than one rank, the model itself otherwise.
 
+    `parallel: ddp` uses torch's DDP on plain modules and FSDP2's replicate (the same all-reduce) on
+    tensor-parallel ones (DDP takes no DTensor parameters) and on pipeline stages (torch 2.13's DDP
+    reducer fails an internal assert under a multi-stage schedule's micro-batches).
     FSDP2 on CUDA computes in bf16 (params all-gathered in bf16) and reduces gradients in fp32.
     """
     if dp_mesh is None or dp_mesh.size() == 1:
         return model
-    tensor_parallel = any(isinstance(p, DTensor) for p in model.parameters())
-    if parallel == "fsdp" or tensor_parallel:
+    composable = pipeline_stage or any(isinstance(p, DTensor) for p in model.parameters())
+    if parallel == "fsdp" or composable:
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
         if parallel == "fsdp":
             shard = fully_shard
-        else:  # DDP over DTensor parameters: FSDP2's replicate (all-reduce, no sharding)
+        else:
             from torch.distributed._composable.replicate_with_fsdp import replicate as shard
         mp = (
             MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)

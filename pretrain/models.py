@@ -89,8 +89,11 @@ def build_model(run: RunConfig, tokenizer: Any) -> PreTrainedModel:
     return AUTO_CLASS[run.model.arch].from_config(config, **extra)
 
 
-def enable_activation_checkpointing(model: PreTrainedModel) -> None:
-    """Recompute each block's activations in the backward pass (non-reentrant, as FSDP2 needs)."""
+def enable_activation_checkpointing(model: torch.nn.Module) -> None:
+    """Recompute each block's activations in the backward pass (non-reentrant, as FSDP2 needs).
+
+    `model` is an HF model or holds one (a pipeline stage holds the HF base model of its layers)."""
+    model = next(m for m in model.modules() if isinstance(m, PreTrainedModel))
     kwargs = {"use_reentrant": False}
     if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x; the old name warns
         model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
@@ -99,9 +102,12 @@ def enable_activation_checkpointing(model: PreTrainedModel) -> None:
 
 
 def transformer_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The repeated layers (units for FSDP sharding): the model's `_no_split_modules`, else ModuleList items."""
-    names = set(getattr(model, "_no_split_modules", None) or ()) - {"BertEmbeddings", "RobertaEmbeddings"}
+    """The repeated layers (units for FSDP sharding): the HF model's `_no_split_modules` (a pipeline stage:
+    its HF base model's), else the items of ModuleLists / ModuleDicts."""
+    hf = next((m for m in model.modules() if isinstance(m, PreTrainedModel)), model)
+    names = set(getattr(hf, "_no_split_modules", None) or ()) - {"BertEmbeddings", "RobertaEmbeddings"}
     blocks = [m for m in model.modules() if type(m).__name__ in names]
     if not blocks:
-        blocks = [m for lst in model.modules() if isinstance(lst, torch.nn.ModuleList) for m in lst]
+        lists = [c for c in model.modules() if isinstance(c, torch.nn.ModuleList | torch.nn.ModuleDict)]
+        blocks = [m for c in lists for m in (c.values() if isinstance(c, torch.nn.ModuleDict) else c)]
     return blocks

@@ -53,6 +53,15 @@ from pretrain.mfu import flops_per_token, mfu, peak_flops
 from pretrain.models import build_model, enable_activation_checkpointing, transformer_blocks
 from pretrain.objectives import WordTable, expand, special_ids
 from pretrain.parallel.mesh import Mesh, make_mesh
+from pretrain.parallel.pipeline import (
+    Pipeline,
+    build_pipeline,
+    clip_grad_norm_,
+    full_state_dict,
+    pipeline_eval,
+    pipeline_step,
+    stage_layers,
+)
 from pretrain.parallel.tensor import apply_tensor_parallel, check_tensor_parallel, sharded_loss
 from tokenization.mixture import read_mixture
 from tokenization.shards import TokenShards
@@ -113,6 +122,11 @@ def _plain(x: torch.Tensor) -> torch.Tensor:
     return x.full_tensor() if isinstance(x, DTensor) else x
 
 
+def _causal_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The last pipeline stage's loss of a micro-batch (pipelines train causal LMs only)."""
+    return _plain(loss_sum(logits, labels, causal=True))
+
+
 def parallelize(model: torch.nn.Module, run: RunConfig, info: D.DistInfo, mesh: Mesh) -> torch.nn.Module:
     """Tensor parallel, then activation checkpointing, then compile (per block), then DDP / FSDP2 on
     the data-parallel ranks: each step wraps what the one before it produced, as torchtitan orders them."""
@@ -124,7 +138,7 @@ def parallelize(model: torch.nn.Module, run: RunConfig, info: D.DistInfo, mesh: 
     if run.compile:
         for block in blocks:
             block.compile()
-    return D.wrap(model, info, run.parallel, blocks, mesh.sub("dp"))
+    return D.wrap(model, info, run.parallel, blocks, mesh.sub("dp"), pipeline_stage=mesh.pp > 1)
 
 
 def evaluate(
@@ -134,6 +148,7 @@ def evaluate(
     device: torch.device,
     autocast: Any,
     mesh: Mesh,
+    pipe: Pipeline | None = None,
 ) -> dict[str, float]:
     """Loss per target token over fixed held-out batches (all ranks), and its perplexity."""
     causal = objective in CAUSAL
@@ -143,11 +158,15 @@ def evaluate(
         for batch in batches:
             inputs, labels = model_inputs(batch, device, objective)
             with autocast:
-                logits = model(**inputs).logits
-            total[0] += _plain(loss_sum(logits, labels, causal)).double()
-            total[1] += target_count(labels.cpu(), causal)
+                if pipe is not None:
+                    ce = pipeline_eval(pipe, inputs, labels)  # on the last stage, None elsewhere
+                else:
+                    ce = _plain(loss_sum(model(**inputs).logits, labels, causal))
+            if mesh.owns_loss:  # one rank per data-parallel rank counts
+                total[0] += ce.double()
+                total[1] += target_count(labels.cpu(), causal)
     model.train()
-    loss_total, n = D.sum_across_ranks(total, mesh.dp_group).tolist()
+    loss_total, n = D.sum_across_ranks(total).tolist()
     loss = loss_total / max(n, 1.0)
     return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "targets": int(n)}
 
@@ -280,10 +299,6 @@ def train(
     info = D.init_distributed()
     device = info.device
     mesh = make_mesh(info.world, run.tensor_parallel, run.pipeline_parallel, device.type)
-    if mesh.pp > 1:
-        raise ValueError(
-            "pipeline_parallel > 1: the trainer does not run pipeline stages yet; use pipeline_parallel: 1"
-        )
     causal = run.objective in CAUSAL
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -292,14 +307,28 @@ def train(
     ids = special_ids(tokenizer)
     log = MetricsLog(out_dir, enabled=info.is_main)
 
-    # ---- model: build on CPU (seeded, the same on every rank), then device / TP / AC / compile / DP
+    # ---- model: build on CPU (seeded, the same on every rank), then device / stage / TP / AC /
+    # compile / DP
     model = build_model(run, tokenizer)
     check_tensor_parallel(model.config, mesh.tp)
+    stage_layers(model.config.num_hidden_layers, mesh.pp)  # refuses fewer layers than stages
     n_params = sum(p.numel() for p in model.parameters())
     flops_tok = flops_per_token(model, run.seq_len)
     peak = peak_flops(device, run.peak_tflops)
     model.to(device).train()
-    wrapped = parallelize(model, run, info, mesh)
+    pipe: Pipeline | None = None
+    if mesh.pp > 1:  # this rank keeps its stage's layers; the rest of the model is dropped
+        pipe = build_pipeline(
+            model,
+            mesh.sub("pp"),
+            run.grad_accum,
+            run.pipeline_schedule,
+            loss_sum=_causal_loss_sum,
+            wrap=lambda stage: parallelize(stage, run, info, mesh),
+        )
+        wrapped = pipe.module
+    else:
+        wrapped = parallelize(model, run, info, mesh)
     optimizer = make_optimizer(wrapped, run, device)
     ckpt_group = D.new_gloo_group() if run.ckpt_every else None  # async checkpoint writes
 
@@ -377,20 +406,29 @@ def train(
         n_local = sum(target_count(b["labels"], causal) for b in micro)  # host count, no sync
         n_global = D.sum_across_ranks(torch.tensor(float(n_local), device=device), mesh.dp_group)
         step_loss = torch.zeros((), device=device)
-        for i, batch in enumerate(micro):
-            inputs, labels = model_inputs(batch, device, run.objective)
-            with D.grad_sync(wrapped, sync=i == run.grad_accum - 1), sharded_loss(mesh.tp > 1):
-                with autocast:
-                    logits = forward(**inputs).logits  # [B, L, V] (XLNet: [B, P, V]; TP: V sharded)
-                    micro_sum = _plain(loss_sum(logits, labels, causal))  # sum of CE over targets, fp32
-                (micro_sum * mesh.dp / n_global).backward()
-            step_loss += micro_sum.detach()
-
-        grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), run.grad_clip or float("inf"))
+        if pipe is not None:  # the step's micro-batches as one batch, which the schedule splits again
+            whole = {k: torch.cat([b[k] for b in micro]) for k in micro[0]}
+            inputs, labels = model_inputs(whole, device, run.objective)
+            with sharded_loss(mesh.tp > 1), autocast:
+                ce = pipeline_step(pipe, inputs, labels, n_global, mesh.dp)  # on the last stage only
+            if ce is not None:
+                step_loss += ce
+            grad_norm = clip_grad_norm_(pipe, run.grad_clip)  # over every stage's gradients
+        else:
+            for i, batch in enumerate(micro):
+                inputs, labels = model_inputs(batch, device, run.objective)
+                with D.grad_sync(wrapped, sync=i == run.grad_accum - 1), sharded_loss(mesh.tp > 1):
+                    with autocast:
+                        logits = forward(**inputs).logits  # [B, L, V] (XLNet: [B, P, V]; TP: V sharded)
+                        micro_sum = _plain(loss_sum(logits, labels, causal))  # sum of CE over targets, fp32
+                    (micro_sum * mesh.dp / n_global).backward()
+                step_loss += micro_sum.detach()
+            grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), run.grad_clip or float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         consumed += examples_per_step
-        pending.append(D.sum_across_ranks(step_loss, mesh.dp_group) / n_global)  # mean per target token
+        reported = step_loss if mesh.owns_loss else torch.zeros_like(step_loss)
+        pending.append(D.sum_across_ranks(reported) / n_global)  # mean per target token
         if saving is not None:  # the previous step's checkpoint was written while this step ran
             commit_checkpoint(saving, info.is_main)
             saving = None
@@ -436,7 +474,7 @@ def train(
             t_log, steps_since_log = time.perf_counter(), 0
 
         if run.eval_every and (done % run.eval_every == 0 or done == run.steps):
-            last_eval = evaluate(forward, eval_set, run.objective, device, autocast, mesh)
+            last_eval = evaluate(forward, eval_set, run.objective, device, autocast, mesh, pipe)
             log.write(
                 done,
                 "eval",
@@ -494,7 +532,10 @@ def train(
         log.close()
         return result
     result["model_dir"] = str(out_dir / "model")
-    model_state = D.full_model_state(wrapped) if info.world > 1 else None  # collective: gathers shards
+    if pipe is not None:  # collective: gathers the stages (and their shards) on each pp group's first rank
+        model_state = full_state_dict(pipe)
+    else:  # collective: gathers shards
+        model_state = D.full_model_state(wrapped) if info.world > 1 else None
     if info.is_main:
         final = D.unwrap(wrapped)
         if model_state is not None:  # sharded or replicated: save a plain copy from the full state dict

@@ -31,6 +31,14 @@ class Mesh:
         return None if self.device is None else self.device[dim]
 
     @property
+    def owns_loss(self) -> bool:
+        """Whether this rank reports its data-parallel rank's loss: the last pipeline stage computes
+        it, and its tensor-parallel ranks hold the same value, so the first of them reports it."""
+        if self.device is None:
+            return True
+        return self.device["pp"].get_local_rank() == self.pp - 1 and self.device["tp"].get_local_rank() == 0
+
+    @property
     def dp_group(self) -> dist.ProcessGroup | None:
         """The group that sums over data-parallel ranks (None: nothing to sum)."""
         return None if self.device is None else self.device["dp"].get_group()

@@ -18,7 +18,7 @@ so state dicts carry HF names and full shapes (checkpoints reshard to any other 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -29,6 +29,7 @@ from torch.distributed.tensor.parallel import (
     ColwiseParallel,
     ParallelStyle,
     PrepareModuleInput,
+    PrepareModuleOutput,
     RowwiseParallel,
     SequenceParallel,
     loss_parallel,
@@ -36,7 +37,6 @@ from torch.distributed.tensor.parallel import (
 )
 from torch.distributed.tensor.placement_types import Placement, _StridedShard
 
-ARCHS = ("llama", "gpt2")  # architectures with a plan here
 # Parameters split as strided shards (GPT-2's packed q|k|v): each rank holds three separate column
 # blocks, which torch.distributed.checkpoint cannot describe, so checkpoints store them whole.
 STRIDED = ("attn.c_attn.weight", "attn.c_attn.bias")
@@ -94,69 +94,90 @@ class Conv1DRowwise(ParallelStyle):
         return module
 
 
-def _llama_plan(model: nn.Module) -> dict[str, ParallelStyle]:
-    plan: dict[str, ParallelStyle] = {
-        "model.embed_tokens": RowwiseParallel(input_layouts=Replicate(), output_layouts=Replicate()),
-        "model.layers.0": PrepareModuleInput(
-            input_layouts=(Replicate(),), desired_input_layouts=(Shard(1),), use_local_output=True
-        ),
-        "model.norm": SequenceParallel(use_local_output=True),
-        "lm_head": ColwiseParallel(input_layouts=Shard(1), output_layouts=Shard(-1), use_local_output=False),
-    }
-    for i in range(len(model.model.layers)):
-        p = f"model.layers.{i}"
-        plan |= {
-            f"{p}.input_layernorm": SequenceParallel(use_local_output=True),
-            f"{p}.self_attn": PrepareModuleInput(
-                input_kwarg_layouts={"hidden_states": Shard(1)},
-                desired_input_kwarg_layouts={"hidden_states": Replicate()},
-                use_local_output=True,
-            ),
-            f"{p}.self_attn.q_proj": ColwiseParallel(),
-            f"{p}.self_attn.k_proj": ColwiseParallel(),
-            f"{p}.self_attn.v_proj": ColwiseParallel(),
-            f"{p}.self_attn.o_proj": RowwiseParallel(output_layouts=Shard(1)),
-            f"{p}.post_attention_layernorm": SequenceParallel(use_local_output=True),
-            f"{p}.mlp": PrepareModuleInput(
-                input_layouts=(Shard(1),), desired_input_layouts=(Replicate(),), use_local_output=True
-            ),
-            f"{p}.mlp.gate_proj": ColwiseParallel(),
-            f"{p}.mlp.up_proj": ColwiseParallel(),
-            f"{p}.mlp.down_proj": RowwiseParallel(output_layouts=Shard(1)),
-        }
-    return plan
-
-
-def _gpt2_plan(model: nn.Module) -> dict[str, ParallelStyle]:
-    plan: dict[str, ParallelStyle] = {
-        "transformer.wte": RowwiseParallel(input_layouts=Replicate(), output_layouts=Replicate()),
-        "transformer.wpe": RowwiseParallel(input_layouts=Replicate(), output_layouts=Replicate()),
-        "transformer.h.0": PrepareModuleInput(  # hidden_states, cache, mask, encoder states
-            input_layouts=(Replicate(), None, None, None),
-            desired_input_layouts=(Shard(1), None, None, None),
+def _llama_block(p: str) -> dict[str, ParallelStyle]:
+    return {
+        f"{p}.input_layernorm": SequenceParallel(use_local_output=True),
+        f"{p}.self_attn": PrepareModuleInput(
+            input_kwarg_layouts={"hidden_states": Shard(1)},
+            desired_input_kwarg_layouts={"hidden_states": Replicate()},
             use_local_output=True,
         ),
-        # GPT2Model views ln_f's output to the full [B, L, H]: a DTensor keeps the global shape
-        "transformer.ln_f": SequenceParallel(use_local_output=False),
-        "lm_head": ColwiseParallel(input_layouts=Shard(1), output_layouts=Shard(-1), use_local_output=False),
+        f"{p}.self_attn.q_proj": ColwiseParallel(),
+        f"{p}.self_attn.k_proj": ColwiseParallel(),
+        f"{p}.self_attn.v_proj": ColwiseParallel(),
+        f"{p}.self_attn.o_proj": RowwiseParallel(output_layouts=Shard(1)),
+        f"{p}.post_attention_layernorm": SequenceParallel(use_local_output=True),
+        f"{p}.mlp": PrepareModuleInput(
+            input_layouts=(Shard(1),), desired_input_layouts=(Replicate(),), use_local_output=True
+        ),
+        f"{p}.mlp.gate_proj": ColwiseParallel(),
+        f"{p}.mlp.up_proj": ColwiseParallel(),
+        f"{p}.mlp.down_proj": RowwiseParallel(output_layouts=Shard(1)),
     }
-    for i in range(len(model.transformer.h)):
-        p = f"transformer.h.{i}"
-        plan |= {
-            f"{p}.ln_1": SequenceParallel(use_local_output=True),
-            f"{p}.attn": PrepareModuleInput(
-                input_layouts=(Shard(1),), desired_input_layouts=(Replicate(),), use_local_output=True
-            ),
-            f"{p}.attn.c_attn": Conv1DColwise(chunks=3),
-            f"{p}.attn.c_proj": Conv1DRowwise(output=Shard(1)),
-            f"{p}.ln_2": SequenceParallel(use_local_output=True),
-            f"{p}.mlp": PrepareModuleInput(
-                input_layouts=(Shard(1),), desired_input_layouts=(Replicate(),), use_local_output=True
-            ),
-            f"{p}.mlp.c_fc": Conv1DColwise(),
-            f"{p}.mlp.c_proj": Conv1DRowwise(output=Shard(1)),
-        }
-    return plan
+
+
+def _gpt2_block(p: str) -> dict[str, ParallelStyle]:
+    return {
+        f"{p}.ln_1": SequenceParallel(use_local_output=True),
+        f"{p}.attn": PrepareModuleInput(
+            input_layouts=(Shard(1),), desired_input_layouts=(Replicate(),), use_local_output=True
+        ),
+        f"{p}.attn.c_attn": Conv1DColwise(chunks=3),
+        f"{p}.attn.c_proj": Conv1DRowwise(output=Shard(1)),
+        f"{p}.ln_2": SequenceParallel(use_local_output=True),
+        f"{p}.mlp": PrepareModuleInput(
+            input_layouts=(Shard(1),), desired_input_layouts=(Replicate(),), use_local_output=True
+        ),
+        f"{p}.mlp.c_fc": Conv1DColwise(),
+        f"{p}.mlp.c_proj": Conv1DRowwise(output=Shard(1)),
+    }
+
+
+# Per architecture: the base model's attribute, its block list, embeddings, final norm, block plan,
+# and how many positional inputs a block takes (GPT-2: hidden_states, cache, mask, encoder states).
+LAYOUT: dict[str, tuple[str, str, tuple[str, ...], str, Callable[[str], dict[str, ParallelStyle]], int]] = {
+    "llama": ("model", "layers", ("embed_tokens",), "norm", _llama_block, 1),
+    "gpt2": ("transformer", "h", ("wte", "wpe"), "ln_f", _gpt2_block, 4),
+}
+
+
+def _plans(model: nn.Module, arch: str) -> tuple[dict[str, ParallelStyle], dict[str, ParallelStyle]]:
+    """The plan of a whole model or of a pipeline stage (which holds some of the blocks, the
+    embeddings on the first stage, the final norm and head on the last), and the plan of what must
+    be applied after it (the same module may need an input and an output style).
+
+    Blocks run sequence-parallel: the first block of the model or stage takes whole sequences (as the
+    embeddings and a previous stage hand them over) and splits them; the final norm and the head take
+    the split sequences; a stage that ends before the head gathers them again for the next stage.
+    """
+    body_name, blocks_name, embeddings, norm, block_plan, block_inputs = LAYOUT[arch]
+    body = getattr(model, body_name)
+    prefix = f"{body_name}.{blocks_name}"
+    keys = [k for k, _ in getattr(body, blocks_name).named_children()]
+    plan: dict[str, ParallelStyle] = {
+        f"{body_name}.{name}": RowwiseParallel(input_layouts=Replicate(), output_layouts=Replicate())
+        for name in embeddings
+        if getattr(body, name, None) is not None
+    }
+    plan[f"{prefix}.{keys[0]}"] = PrepareModuleInput(
+        input_layouts=(Replicate(),) + (None,) * (block_inputs - 1),
+        desired_input_layouts=(Shard(1),) + (None,) * (block_inputs - 1),
+        use_local_output=True,
+    )
+    after: dict[str, ParallelStyle] = {}
+    if getattr(body, norm, None) is not None:
+        # GPT2Model views ln_f's output to the full [B, L, H]: a DTensor keeps the global shape
+        plan[f"{body_name}.{norm}"] = SequenceParallel(use_local_output=arch == "llama")
+        plan["lm_head"] = ColwiseParallel(
+            input_layouts=Shard(1), output_layouts=Shard(-1), use_local_output=False
+        )
+    else:
+        after[f"{prefix}.{keys[-1]}"] = PrepareModuleOutput(
+            output_layouts=Shard(1), desired_output_layouts=Replicate(), use_local_output=True
+        )
+    for key in keys:
+        plan |= block_plan(f"{prefix}.{key}")
+    return plan, after
 
 
 def check_tensor_parallel(config: Any, tp: int) -> None:
@@ -175,20 +196,21 @@ def check_tensor_parallel(config: Any, tp: int) -> None:
 
 def apply_tensor_parallel(model: nn.Module, arch: str, tp_mesh: DeviceMesh) -> nn.Module:
     """Split `model` in place over the 1-D `tp_mesh` (Llama or GPT-2); every parameter becomes a DTensor."""
-    tp = tp_mesh.size()
-    if arch == "llama":
-        parallelize_module(model, tp_mesh, _llama_plan(model))
-    elif arch == "gpt2":
-        for block in model.transformer.h:
-            block.attn.split_size //= tp  # the local width of each of q, k, v
-        tied = model.lm_head.weight is model.transformer.wte.weight
-        parallelize_module(model, tp_mesh, _gpt2_plan(model))
-        if tied:  # both are [V, H] split by vocabulary rows: share the one DTensor again
-            model.lm_head.weight = model.transformer.wte.weight
-    else:
+    if arch not in LAYOUT:
         raise ValueError(
-            f"tensor_parallel: no tensor-parallel plan for model.arch={arch!r}; use {list(ARCHS)}"
+            f"tensor_parallel: no tensor-parallel plan for model.arch={arch!r}; use {list(LAYOUT)}"
         )
+    plan, after = _plans(model, arch)
+    if arch == "gpt2":
+        for block in model.transformer.h.children():
+            block.attn.split_size //= tp_mesh.size()  # the local width of each of q, k, v
+    body_name, _, embeddings, *_ = LAYOUT[arch]
+    head, embed = getattr(model, "lm_head", None), getattr(getattr(model, body_name), embeddings[0], None)
+    tied = head is not None and embed is not None and head.weight is embed.weight
+    parallelize_module(model, tp_mesh, plan)
+    parallelize_module(model, tp_mesh, after)
+    if tied:  # both are [V, H] split by vocabulary rows: share the one DTensor again
+        head.weight = embed.weight
     plain = [name for name, p in model.named_parameters() if not isinstance(p, DTensor)]
     if plain:
         raise RuntimeError(f"tensor parallel plan for {arch} left parameters unsplit: {plain}")

@@ -1,6 +1,7 @@
-"""Tensor parallel on one device mesh (gloo, 4 processes): tp2 x dp2 trains the tiny Llama to the losses of
-one process, its exported model gives the one-process logits, and its sharded checkpoint, cut short by a
-real kill -9, resumes at dp2 and on one process to the uninterrupted losses.  Layout errors name the field.
+"""train() on one device mesh (gloo, 4 processes): tp2 x dp2, pp2 x dp2 and tp2 x pp2 train the tiny Llama
+to the losses of one process and export models that give its logits; the tp2 x dp2 sharded checkpoint,
+cut short by a real kill -9, resumes at dp2 and on one process to the uninterrupted losses.  Layout
+errors name the field.
 
 The ranks are forked from the test process (torchrun's environment, gloo on 127.0.0.1), so four ranks
 cost no interpreter start-up; tests/pretrain/test_train.py launches real torchrun.
@@ -102,7 +103,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return build_workspace(tmp_path_factory.mktemp("tp"))
 
 
-def test_tp2_dp2_matches_one_process_and_its_checkpoint_resumes_on_other_meshes(
+def test_each_layout_matches_one_process_and_a_checkpoint_resumes_on_other_meshes(
     ws: Any, tmp_path: Path
 ) -> None:
     from transformers import AutoModelForCausalLM
@@ -114,34 +115,46 @@ def test_tp2_dp2_matches_one_process_and_its_checkpoint_resumes_on_other_meshes(
 
     single = one(_run("one"), tmp_path / "one")
     gpt2 = one(_run("gpt2", "gpt2", steps=6), tmp_path / "gpt2-one")
-    # 4 ranks: uninterrupted tp2 x dp2 runs (Llama with FSDP2, GPT-2 with DDP on the data axis), then one
-    # that checkpoints every 10 steps and is SIGKILLed (every rank) when step 13 begins, after the
-    # step-10 checkpoint was committed
+    # 4 ranks: uninterrupted runs of each layout (the global batch always 8: the pipelines split theirs
+    # into grad_accum = 2 micro-batches), then a tp2 x dp2 run that checkpoints every 10 steps and is
+    # SIGKILLed (every rank) when step 13 begins, after the step-10 checkpoint was committed
     tp = _run("tp", batch_size=BATCH // 2, tensor_parallel=2, parallel="fsdp")
-    gpt2_tp = _run("gpt2", "gpt2", steps=6, batch_size=BATCH // 2, tensor_parallel=2)
+    layouts = {
+        "tp2-dp2": tp,
+        "pp2-dp2": _run("pp", batch_size=BATCH // 4, grad_accum=2, pipeline_parallel=2),
+        "tp2-pp2": _run("tp-pp", batch_size=BATCH // 2, grad_accum=2, tensor_parallel=2, pipeline_parallel=2),
+    }
+    gpt2_tp = _run("gpt2", "gpt2", steps=6, batch_size=BATCH // 2, tensor_parallel=2)  # GPT-2: DDP on dp
     killed = tp.model_copy(update={"ckpt_every": 10, "parallel": "ddp"})
-    jobs = [
-        {"run": tp.model_dump(), "out": str(tmp_path / "tp")},
+    jobs = [{"run": run.model_dump(), "out": str(tmp_path / name)} for name, run in layouts.items()]
+    jobs += [
         {"run": gpt2_tp.model_dump(), "out": str(tmp_path / "gpt2-tp")},
         {"run": killed.model_dump(), "out": str(tmp_path / "killed"), "die_at": 12},
     ]
     assert _ranks(4, jobs, ws) == [-signal.SIGKILL] * 4
-    assert (tmp_path / "tp" / "losses.json").exists()
     assert not (tmp_path / "killed" / "model").exists()
     assert torch.load(tmp_path / "killed" / "checkpoint" / "state.pt", weights_only=True)["step"] == 10
 
-    # tp2 x dp2 = one process, step by step
-    assert _close(_losses(tmp_path / "tp"), single["losses"]), (_losses(tmp_path / "tp"), single["losses"])
+    # every layout = one process, step by step, and its export is a plain HF model giving the same logits
+    ids = torch.randint(7, 500, (2, 32), generator=torch.Generator().manual_seed(0))
+
+    def logits(out: Path) -> torch.Tensor:
+        with torch.no_grad():
+            return AutoModelForCausalLM.from_pretrained(out / "model")(input_ids=ids).logits
+
+    want = logits(tmp_path / "one")
+    for name in layouts:
+        assert _close(_losses(tmp_path / name), single["losses"]), (
+            name,
+            _losses(tmp_path / name),
+            single["losses"],
+        )
+        got = logits(tmp_path / name)
+        assert torch.allclose(got, want, atol=1e-3), (name, (got - want).abs().max())
     assert _close(_losses(tmp_path / "gpt2-tp"), gpt2["losses"]), (
         _losses(tmp_path / "gpt2-tp"),
         gpt2["losses"],
     )
-    # its export is a plain HF model with the one-process weights
-    ids = torch.randint(7, 500, (2, 32), generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        got = AutoModelForCausalLM.from_pretrained(tmp_path / "tp" / "model")(input_ids=ids).logits
-        want = AutoModelForCausalLM.from_pretrained(tmp_path / "one" / "model")(input_ids=ids).logits
-    assert torch.allclose(got, want, atol=1e-3), (got - want).abs().max()
 
     # the tp2 x dp2 checkpoint resumes at dp2 (2 ranks x 4) and on one process (1 x 8)
     for name in ("dp2", "single"):
@@ -158,6 +171,7 @@ def test_layout_errors_name_the_field_and_the_fix(ws: Any, tmp_path: Path) -> No
     from transformers import GPT2Config, LlamaConfig
 
     from pretrain.parallel.mesh import data_parallel_size
+    from pretrain.parallel.pipeline import stage_layers
     from pretrain.parallel.tensor import check_tensor_parallel
     from pretrain.train import train
 
@@ -169,6 +183,8 @@ def test_layout_errors_name_the_field_and_the_fix(ws: Any, tmp_path: Path) -> No
         RunConfig(name="t", objective="span", model=ModelConfig(arch="t5"), pipeline_parallel=2)
     with pytest.raises(ValidationError, match=r"parallel=fsdp with tensor_parallel > 1 .* use parallel: ddp"):
         _run("g", "gpt2", tensor_parallel=2, parallel="fsdp")
+    with pytest.raises(ValidationError, match=r"grad_accum=1 micro-batches for pipeline_parallel=2 .* gpipe"):
+        _run("p", pipeline_parallel=2)
     with pytest.raises(ValidationError, match="seq_len=30 is not divisible by tensor_parallel=4"):
         _run("s", seq_len=30, tensor_parallel=4)
 
@@ -180,6 +196,8 @@ def test_layout_errors_name_the_field_and_the_fix(ws: Any, tmp_path: Path) -> No
     with pytest.raises(ValueError, match="world size 1 is not divisible"):  # checked when train() starts
         train(_run("w", tensor_parallel=2), ws.tokens_dir, ws.mixture_path, ws.tokenizer_dir, tmp_path)
 
+    with pytest.raises(ValueError, match=r"pipeline_parallel: 3 stages but the model has 2 layers"):
+        stage_layers(2, 3)
     check_tensor_parallel(LlamaConfig(num_attention_heads=4, num_key_value_heads=2), 2)
     with pytest.raises(
         ValueError, match=r"tensor_parallel=2 does not divide the model's num_key_value_heads=1"
