@@ -19,7 +19,7 @@ def dedup_command(
     text_field: Annotated[str, typer.Option(help="text column")] = "text",
     workers: Annotated[int, typer.Option(help="Dask LocalCluster workers; 0 = in this process")] = 0,
     threshold: Annotated[
-        float | None, typer.Option(help="Jaccard threshold over script-aware shingles (default 0.75)")
+        float | None, typer.Option(help="Jaccard threshold over the shingles (default 0.6)")
     ] = None,
     num_perm: Annotated[int | None, typer.Option(help="MinHash permutations (default 128)")] = None,
     ngram: Annotated[
