@@ -118,6 +118,26 @@ def _scatter_strided(pairs: list[tuple[DTensor, torch.Tensor]]) -> None:
         shard.to_local().copy_(mine.to_local())
 
 
+def _with_tied_aliases(model_state: dict[str, Any], optim_state: dict[str, Any]) -> dict[str, Any]:
+    """`optim_state` with each tied parameter's AdamW state also under its other names.
+
+    One process keeps GPT-2's tied lm_head.weight / transformer.wte.weight as one parameter, its
+    state under one name; a pipeline holds two copies on its first and last stage, each asking for
+    its own name.  Every layout then finds the state it needs."""
+    names: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
+    for name, t in model_state.items():
+        local = t.to_local() if isinstance(t, DTensor) else t
+        if isinstance(local, torch.Tensor) and local.numel():
+            where = (local.untyped_storage().data_ptr(), local.storage_offset(), tuple(local.shape))
+            names.setdefault(where, []).append(name)
+    state = dict(optim_state["state"])
+    for tied in names.values():
+        known = next((n for n in tied if n in state), None)
+        for name in tied if known else ():
+            state.setdefault(name, state[known])
+    return {**optim_state, "state": state}
+
+
 def _single() -> bool:
     return not dist.is_initialized()
 
@@ -149,6 +169,7 @@ def save_checkpoint(
     """
     folder = f"step-{int(state['step']):08d}"
     model_state, optim_state = get_state_dict(model, optimizer)
+    optim_state = _with_tied_aliases(model_state, optim_state)
     shards, _ = _whole_strided({"model": model_state, "optim": optim_state})
     writer = _storage(checkpoint_dir(out_dir) / folder, write=True)
     if asynchronous:
@@ -209,14 +230,19 @@ def load_shards(
 
     Parameters that never had a gradient have no AdamW state in the checkpoint (XLNet's unused
     segment bias): their fresh state is kept, which AdamW never reads while they get no gradient.
+    Param groups keep this layout's parameter names: the checkpoint's lists are one rank's (under
+    pipeline parallelism, one stage's).
     """
     reader = _storage(checkpoint_dir(out_dir) / state["dcp"], write=False)
     saved = reader.read_metadata().state_dict_metadata  # flattened keys: "optim.state.<param>.step"
     model_state, optim_state = get_state_dict(model, optimizer)  # this layout's shapes and shards
     optim_state["state"] = {k: v for k, v in optim_state["state"].items() if f"optim.state.{k}.step" in saved}
     shards, pairs = _whole_strided({"model": model_state, "optim": optim_state})
+    own = [group["params"] for group in optim_state["param_groups"]]
     dcp.load(shards, storage_reader=reader, no_dist=_single())  # into these tensors, in place
     _scatter_strided(pairs)
+    for group, params in zip(optim_state["param_groups"], own, strict=True):
+        group["params"] = params  # this layout's names (the checkpoint holds one rank's list)
     set_state_dict(
         model,
         optimizer,

@@ -61,8 +61,8 @@ def _ranks(n: int, jobs: list[dict], ws: Any) -> list[int]:
 
 
 def _rank(rank: int, world: int, port: int, jobs: list[dict], ws: Any) -> None:
-    """One rank: torchrun's environment, then each job's train(); a job with `die_at` SIGKILLs this rank
-    when that step begins (a preemption)."""
+    """One rank: torchrun's environment, then each job's train() (up to its `stop_after`); a job with
+    `die_at` SIGKILLs this rank when that step begins (a preemption)."""
     os.environ.update(
         {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world)}
         | {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
@@ -85,6 +85,7 @@ def _rank(rank: int, world: int, port: int, jobs: list[dict], ws: Any) -> None:
             ws.mixture_path,
             ws.tokenizer_dir,
             Path(job["out"]),
+            stop_after=job.get("stop_after"),
         )
 
 
@@ -110,8 +111,8 @@ def test_each_layout_matches_one_process_and_a_checkpoint_resumes_on_other_meshe
 
     from pretrain.train import train
 
-    def one(run: Any, out: Path) -> dict:
-        return train(run, ws.tokens_dir, ws.mixture_path, ws.tokenizer_dir, out)
+    def one(run: RunConfig, out: Path, **kw: Any) -> dict:
+        return train(run, ws.tokens_dir, ws.mixture_path, ws.tokenizer_dir, out, **kw)
 
     single = one(_run("one"), tmp_path / "one")
     gpt2 = one(_run("gpt2", "gpt2", steps=6), tmp_path / "gpt2-one")
@@ -156,14 +157,24 @@ def test_each_layout_matches_one_process_and_a_checkpoint_resumes_on_other_meshe
         gpt2["losses"],
     )
 
-    # the tp2 x dp2 checkpoint resumes at dp2 (2 ranks x 4) and on one process (1 x 8)
+    # the tp2 x dp2 checkpoint resumes at dp2 (2 ranks x 4) and on one process (1 x 8); on the same 2
+    # ranks, GPT-2 goes from one process to pp2 and back (its tied embedding is one parameter on one
+    # process, two copies on the first and last stage: each must find its AdamW state)
     for name in ("dp2", "single"):
         shutil.copytree(tmp_path / "killed", tmp_path / name)
     dp2 = killed.model_copy(update={"tensor_parallel": 1})
-    assert _ranks(2, [{"run": dp2.model_dump(), "out": str(tmp_path / "dp2")}], ws) == [0, 0]
+    gpt2_one = _run("gpt2", "gpt2", steps=6, ckpt_every=2)
+    one(gpt2_one, tmp_path / "gpt2-pp", stop_after=2)
+    gpt2_pp = gpt2_one.model_copy(update={"batch_size": BATCH // 2, "grad_accum": 2, "pipeline_parallel": 2})
+    jobs = [
+        {"run": dp2.model_dump(), "out": str(tmp_path / "dp2")},
+        {"run": gpt2_pp.model_dump(), "out": str(tmp_path / "gpt2-pp"), "stop_after": 4},
+    ]
+    assert _ranks(2, jobs, ws) == [0, 0]
     resumed = one(killed.model_copy(update={"tensor_parallel": 1, "batch_size": BATCH}), tmp_path / "single")
     for losses in (_losses(tmp_path / "dp2"), resumed["losses"]):
         assert _close(losses, single["losses"]), (losses, single["losses"])
+    assert _close(one(gpt2_one, tmp_path / "gpt2-pp")["losses"], gpt2["losses"])
 
 
 def test_layout_errors_name_the_field_and_the_fix(ws: Any, tmp_path: Path) -> None:
