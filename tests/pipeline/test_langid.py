@@ -214,7 +214,7 @@ def test_japanese_is_not_chinese() -> None:
 
 
 def test_lingua_decides_without_fast_path() -> None:
-    cfg = LangIdConfig(languages=["en", "fr", "de", "zh"], fast_min_prob=None)
+    cfg = LangIdConfig(languages=["en", "fr", "de", "zh"], fast_min_prob=None, accurate_model="lingua")
     de = "Dieser Absatz ist auf Deutsch geschrieben, damit der Detektor genug Wörter hat."
     assert [detect(t, cfg)[0] for t in (EN, FR, de)] == ["en", "fr", "de"]
     assert 0.5 < detect(FR, cfg)[1] <= 1.0
@@ -263,6 +263,10 @@ def test_config_validation() -> None:
         LangIdConfig(min_share=0.3)
     with pytest.raises(pydantic.ValidationError, match="code_lang"):
         LangIdConfig(code_lang="code")
+    with pytest.raises(pydantic.ValidationError, match="accurate_model"):
+        LangIdConfig(accurate_model="cld2")
+    with pytest.raises(pydantic.ValidationError, match="fast_min_prob_short"):
+        LangIdConfig(fast_min_prob=0.9, fast_min_prob_short=0.8)
     assert LangIdConfig(languages=["id", "ms"], keep_langs=["ms"]).keep_langs == ["ms"]
 
 
@@ -287,3 +291,154 @@ def test_first_look_settles_monolingual_pages_and_rereads_mixed_ones(monkeypatch
     mixed = lid.analyze(zh[: len(zh) // 2] + en[: len(en) // 2], cfg)
     assert len(calls) == 2 and calls[1] > cfg.quick_chars  # re-read at max_chars
     assert 0.3 < mixed.shares["zh"] < 0.7 and 0.3 < mixed.shares["en"] < 0.7
+
+
+# Debian Administrator's Handbook lines (CC-BY-SA 3.0 / GPL-2+), one per language, each
+# monolingual prose: where fastText and the accurate model are both sure, they must agree.
+HANDBOOK_LINES = {
+    "en": "suites can be more risky, package maintainers sometimes voluntarily offer recompilations of recent "
+    "software applications for",
+    "fr": "semodule. En outre, il faut pouvoir définir les rôles accessibles à chaque utilisateur ; pour cela "
+    "c'est la commande semanage qu'il faudra utiliser.",
+    "de": "und wieder andere kommen von der Befehlszeile ausgelöst durch Paket-Konfigurationsskripte (manchmal von",
+    "es": "Para efectivamente tomar el control de su mantenimiento, uno podría analizar un equipo que ya ejecuta Debian.",
+    "pt": "(Session Initiation Protocol), um aplicativo cliente ou dispositivo também é conhecido como agente do usuário.",
+    "it": "Prima di gettarsi a capofitto, è fortemente consigliato leggere il resto di questo libro. Dopo di che "
+    "si capirà meglio come configurare i servizi previsti.",
+    "nb": "Vi ønsker å takke alle som har bidratt i disse innsamlingsaksjonene, enten ved å garantere, eller ved "
+    "å formidle budskapet videre. Vi kunne ikke klart det uten deg.",
+    "sv": "Detta verktyg används mest för teknisk assistans; administratören kan se felen som användare möter, "
+    "och visa dem den rätta åtgärden utan att vara fysiskt närvarande.",
+    "pl": "System informatyczny napotkał trudności w nadążaniu za rozwojem firmy, dlatego zdecydowano się na "
+    "całkowitą jego zmianę, aby osiągnąć różne cele postawione przez zarząd:",
+    "cs": "apt-cache umožňuje pouze prohledávání jmen balíčků a popisů, což je velmi pohodlné, když vyhledáváte "
+    "určitý balíček, který odpovídá málu cílovým klíčovým slovům.",
+    "ru": "указывает версию политики Debian, которой соответствует пакет. Сопровождающие должны обеспечивать "
+    "соответствие последней версии политики Debian.",
+    "ar": "إذا واجهتهم مشاكل، سوف يبلغون عنها إلى مشرف الحزمة. بعدها يحضر المشرف نسخاً مصححة بانتظام، التي "
+    "يرفعها إلى المخدم.",
+}
+
+
+@pytest.mark.parametrize("accurate_model", ["py3langid", "lingua"])
+def test_cascade_agrees_with_the_accurate_model_where_both_are_sure(accurate_model: str) -> None:
+    from pipeline.steps.langid import SCRIPT_CANDIDATES, accurate_label, fast_label
+
+    # lingua over a few languages only: its models for all defaults take ~650 MB and seconds
+    languages = list(HANDBOOK_LINES) if accurate_model == "py3langid" else ["en", "fr", "de", "es", "it"]
+    cfg = LangIdConfig(languages=languages, accurate_model=accurate_model)
+    sure = 0
+    for lang, line in HANDBOOK_LINES.items():
+        if lang not in languages:
+            continue
+        script_ = script.dominant(script.letter_counts(line))
+        candidates = SCRIPT_CANDIDATES[script_] & frozenset(languages)
+        text = script.prose(line)[0] if script_ == "Latn" else script.in_script(line, script_)
+        fast, accurate = fast_label(text, candidates), accurate_label(text, candidates, accurate_model)
+        doc = analyze(line, cfg)
+        assert doc.lang == lang, line
+        if fast is not None and fast.score >= cfg.fast_min_prob and accurate.score >= 0.9:
+            sure += 1
+            assert doc.lang == accurate.lang
+            assert doc.score == pytest.approx(
+                fast.score, abs=1e-4
+            )  # fastText decided, not the accurate model
+    assert sure >= len(languages) - 1  # the comparison covered (nearly) every language
+
+
+def test_short_or_unsure_paragraphs_go_to_the_accurate_model() -> None:
+    from pipeline.steps.langid import SCRIPT_CANDIDATES, accurate_label, fast_label
+
+    cfg = LangIdConfig()
+    candidates = SCRIPT_CANDIDATES["Latn"] & frozenset(cfg.languages)
+    short = "Lisez la documentation du paquet."  # fewer letters than fast_min_letters
+    assert script.letter_counts(short)["Latn"] < cfg.fast_min_letters
+    fast = fast_label(short, candidates)
+    assert cfg.fast_min_prob <= fast.score < cfg.fast_min_prob_short  # sure enough only for a long one
+    expected = accurate_label(short, candidates, "py3langid")
+    assert detect(short, cfg) == (expected.lang, pytest.approx(round(expected.score, 4)))
+    as_long = LangIdConfig(fast_min_letters=10)
+    assert detect(short, as_long) == (fast.lang, pytest.approx(round(fast.score, 4)))
+    # long enough for fastText, but it must be at least `fast_min_prob` sure to decide alone
+    line = HANDBOOK_LINES["nb"]
+    fast = fast_label(line, candidates)
+    above = min(1.0, fast.score + 0.01)
+    strict = LangIdConfig(fast_min_prob=above, fast_min_prob_short=max(above, cfg.fast_min_prob_short))
+    expected = accurate_label(line, candidates, "py3langid")
+    assert detect(line, strict) == (expected.lang, pytest.approx(round(expected.score, 4)))
+    assert detect(line, cfg) == ("nb", pytest.approx(round(fast.score, 4)))
+
+
+def test_fasttext_model_loads_from_the_wheel_without_network(tmp_path: Path) -> None:
+    """The shipped lid.176.ftz loads and predicts with every socket call refused."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, socket, sys\n"
+        "def refuse(*a, **k):\n"
+        "    os._exit(97)\n"
+        "socket.getaddrinfo = socket.create_connection = socket.socket.connect = refuse\n"
+        "from pipeline.steps.langid import fasttext_model\n"
+        "print(fasttext_model().predict('Dies ist ein deutscher Satz über Pakete.', k=1)[0][0])\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(pipeline.__file__).parents[1]),
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "__label__de"
+
+
+# A zh-TW release note that is mostly English: its few Chinese lines write 台 and 群 as Taiwan
+# does (OpenCC's s2t "converts" both, so counting s2t's changes called such pages Hans).
+TW_MOSTLY_ENGLISH = "\n".join(
+    [
+        "Debian 12 bookworm release notes",
+        "由台灣社群翻譯",
+        "This release ships with the Linux kernel 6.1 and over 11,000 new packages. Upgrades from "
+        "Debian 11 bullseye are supported; read the chapter on upgrading before you start.",
+        "台灣 Debian 使用者群組",
+        "Report translation problems to the localization team mailing list, and mention the page "
+        "and the paragraph so that the translators can find them quickly.",
+        "把套件上傳到平台",
+    ]
+)
+CN_MOSTLY_ENGLISH = "\n".join(
+    [
+        "Debian 12 bookworm release notes",
+        "由中国社区翻译",
+        "This release ships with the Linux kernel 6.1 and over 11,000 new packages. Upgrades from "
+        "Debian 11 bullseye are supported; read the chapter on upgrading before you start.",
+        "把软件包上传到平台",
+    ]
+)
+
+
+def test_han_variant_of_a_mostly_english_page() -> None:
+    assert script.han_variant(TW_MOSTLY_ENGLISH) == "Hant"
+    assert script.han_variant(CN_MOSTLY_ENGLISH) == "Hans"
+    assert script.han_evidence(TW_MOSTLY_ENGLISH) == (5, 0)  # 灣 翻 譯 組 傳; 台 and 群 are shared
+    doc = analyze(TW_MOSTLY_ENGLISH, LangIdConfig())
+    assert (doc.lang, doc.script) == ("en", "Latn")  # `script` stays the script of the page's language
+
+
+def test_script_column_of_a_chinese_page_with_much_english() -> None:
+    """Chinese leads by a little; its Taiwan forms (台, 群) are not simplified evidence."""
+    page = "\n".join(
+        [
+            "台中與台南的社群成員",
+            "在平台上建立新的群組",
+            "Please read the release notes before you upgrade the system.",
+            "台灣使用者社群",
+            "歡迎加入台灣 Debian 使用者群組",
+            "由台灣社群翻譯",
+            "把套件上傳到平台",
+            "台北社群聚會",
+        ]
+    )
+    doc = analyze(page, LangIdConfig())
+    assert doc.lang == "zh" and doc.shares["en"] > 0.4
+    assert doc.script == "Hant"
