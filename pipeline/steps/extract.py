@@ -49,7 +49,7 @@ from trafilatura.utils import load_html
 from pipeline.config import ExtractConfig
 from pipeline.steps import StepResult
 from pipeline.steps.decode import split
-from pipeline.steps.extract_threads import bodies, thread_records
+from pipeline.steps.extract_threads import thread_posts
 
 T = TypeVar("T")
 STAGE = "extract"
@@ -163,10 +163,10 @@ def _readability(tree: HtmlElement, cfg: ExtractConfig) -> tuple[str, str] | Non
     text = _html_text(summary, cfg)
     etree.strip_elements(tree, *_NOT_TEXT, with_tail=False)
     body = tree.find("body")
-    records = thread_records(body if body is not None else tree, text)
-    if records is not None:
-        posts = "".join(lxml.html.tostring(el, encoding="unicode") for el in bodies(records))
-        return _with_title(_html_text(posts, cfg), title), "readability+posts"
+    posts = thread_posts(body if body is not None else tree, text)
+    if posts is not None:
+        html = "".join(lxml.html.tostring(el, encoding="unicode") for el in posts)
+        return _with_title(_html_text(html, cfg), title), "readability+posts"
     if not text.strip():
         return None
     return _with_title(text, title), "readability"

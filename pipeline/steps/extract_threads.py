@@ -33,6 +33,9 @@ MIN_NARROW = 3  # records readability's text must span to be narrowed to their b
 NARROW_COVER = 0.8  # share of readability's text inside the records for narrowing
 MIN_RECORD_CHARS = 25  # mean non-link characters per record: rows of a data table hold less
 BODY_SHARE = 0.5  # a record's body is its deepest part holding this share of its non-link text
+CHROME_CHARS = 150  # non-link characters a record may have outside its body: user, date, signature
+CHROME_LINKS = 0.2  # share of links in a record outside its body: names, counts, buttons
+CHROME_PARTS = 2  # parts of a record outside its body, as a user panel and a date line
 
 
 def _norm(text: str) -> str:
@@ -71,10 +74,14 @@ def _similar(a: set[str], b: set[str]) -> bool:
     return not union or len(a & b) / union >= SIMILAR
 
 
-def nonlink_chars(el: HtmlElement) -> int:
-    """Characters of `el`'s text outside links (whitespace runs count one)."""
+def _text_chars(el: HtmlElement) -> tuple[int, int]:
+    """(characters, characters outside links) of `el`'s text, whitespace runs counting one."""
     text = len(_norm(el.text_content()))
-    return max(text - sum(len(_norm(a.text_content())) for a in el.iter("a")), 0)
+    return text, max(text - sum(len(_norm(a.text_content())) for a in el.iter("a")), 0)
+
+
+def nonlink_chars(el: HtmlElement) -> int:
+    return _text_chars(el)[1]
 
 
 def _lines(text: str) -> list[str]:
@@ -98,8 +105,20 @@ def _covered(lines: list[str], text: str) -> int:
     return sum(len(line) for line in lines if line in text)
 
 
-def thread_records(root: HtmlElement, main_text: str) -> list[HtmlElement] | None:
-    """The repeating records (posts) readability's text sits in, if the page is a thread.
+def thread_posts(root: HtmlElement, main_text: str) -> list[HtmlElement] | None:
+    """The elements whose text replaces readability's `main_text`, if the page is a thread."""
+    found = _thread_records(root, main_text)
+    if found is None:
+        return None
+    records, widened = found
+    posts = _bodies(records)
+    if posts is not None:
+        return posts
+    return records if widened else None  # narrowing without chrome to drop would only lose text
+
+
+def _thread_records(root: HtmlElement, main_text: str) -> tuple[list[HtmlElement], bool] | None:
+    """The repeating records (posts) readability's text sits in, and whether it kept one of them.
 
     Widen: readability's text lies mostly in one record and its look-alike siblings hold `GAIN`
     times as much.  Narrow: it spans at least `MIN_NARROW` look-alikes and little else, so the
@@ -109,7 +128,7 @@ def thread_records(root: HtmlElement, main_text: str) -> list[HtmlElement] | Non
     lines = _lines(main_text)
     kept = sum(map(len, lines))
     node = locate(root, lines) if kept else None
-    best: tuple[tuple[int, int], list[HtmlElement]] | None = None
+    best: tuple[tuple[int, int], list[HtmlElement], bool] | None = None
     for _ in range(MAX_LEVELS):
         parent = node.getparent() if node is not None else None
         if node is None or parent is None or node is root:
@@ -120,13 +139,13 @@ def thread_records(root: HtmlElement, main_text: str) -> list[HtmlElement] | Non
         if found is not None and (best is None or found[0] > best[0]):
             best = found
         node = parent
-    return best[1] if best else None
+    return best[1:] if best else None
 
 
 def _records(
     node: HtmlElement, mates: list[HtmlElement], lines: list[str], kept: int
-) -> tuple[tuple[int, int], list[HtmlElement]] | None:
-    """(rank, records) if `node` and its look-alike `mates` are posts holding readability's text."""
+) -> tuple[tuple[int, int], list[HtmlElement], bool] | None:
+    """(rank, records, widened) if `node` and its look-alike `mates` are posts holding readability's text."""
     widen = _covered(lines, _norm(node.text_content())) >= kept / 2
     # cheap tests first; shapes are compared only where they may pay
     if not widen and (
@@ -149,22 +168,44 @@ def _records(
         ok = len(records) >= MIN_NARROW and _covered(lines, joined) >= NARROW_COVER * kept
     if not ok or total < MIN_RECORD_CHARS * len(records):
         return None
-    return (len(records), total), records
+    return (len(records), total), records, widen
 
 
-def bodies(records: list[HtmlElement]) -> list[HtmlElement]:
-    """Each record's body, in page order: the deepest relative path holding `BODY_SHARE` of the
-    records' non-link text."""
-    chars: dict[str, int] = defaultdict(int)
+def _bodies(records: list[HtmlElement]) -> list[HtmlElement] | None:
+    """Each record's body in page order, if the records split into a body and a post's chrome.
+
+    The body is the deepest relative path holding `BODY_SHARE` of the records' non-link text; what
+    it leaves out must look like a user panel, date line and signature: at most `CHROME_CHARS`
+    non-link characters a record, `CHROME_LINKS` of it links (names, counts, buttons), in at least
+    `CHROME_PARTS` parts.  A manual's sections leave out headings, tables and code with few links,
+    its definition lists one term per entry: None, they stay whole.
+    """
+    text: dict[str, int] = defaultdict(int)
+    plain: dict[str, int] = defaultdict(int)
     found: dict[str, list[HtmlElement]] = defaultdict(list)
     for record in records:
         paths = {record: ""}  # holding the elements keeps lxml's proxies, so getparent() finds them
         for el in record.iterdescendants(etree.Element):
             path = paths[el] = f"{paths[el.getparent()]}/{signature(el)}"
-            chars[path] += nonlink_chars(el)
+            chars = _text_chars(el)
+            text[path] += chars[0]
+            plain[path] += chars[1]
             found[path].append(el)
-    whole = sum(nonlink_chars(r) for r in records)
-    deep = [p for p, n in chars.items() if n >= BODY_SHARE * whole]
+    whole = [sum(c) for c in zip(*map(_text_chars, records), strict=True)]
+    deep = [p for p, n in plain.items() if n >= BODY_SHARE * whole[1]]
     if not deep:
-        return records
-    return found[max(deep, key=lambda p: (p.count("/"), chars[p], p))]
+        return None
+    path = max(deep, key=lambda p: (p.count("/"), plain[p], p))
+    left, left_plain = whole[0] - text[path], whole[1] - plain[path]
+    if left_plain > CHROME_CHARS * len(records) or left - left_plain < CHROME_LINKS * left:
+        return None
+    # the parts left out, as the body's ancestors' other children: a panel and a date line at
+    # least (a term beside its definition, as in a manual's <dl>, is one part and is content)
+    parts = [
+        p for p in text if text[p] and path.startswith(p.rsplit("/", 1)[0] + "/") and not _covers(p, path)
+    ]
+    return found[path] if len(parts) >= CHROME_PARTS else None
+
+
+def _covers(ancestor: str, path: str) -> bool:
+    return path == ancestor or path.startswith(ancestor + "/")

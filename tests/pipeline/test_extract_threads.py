@@ -3,15 +3,18 @@ look-alike boxes, pages readability cannot handle fall back to trafilatura."""
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 from lxml.html import fragment_fromstring
 
 from pipeline.config import ExtractConfig
+from pipeline.io.readers import read_partition
 from pipeline.steps import extract as extract_mod
+from pipeline.steps.decode import decode
 from pipeline.steps.extract import extract
 from pipeline.steps.extract_threads import signature
 from tests.pipeline import forum_pages
-from tests.pipeline.test_extract import html_rows
+from tests.pipeline.test_extract import SAMPLE, html_rows
 
 # never main text: navigation, user panels, thread chrome, footers.  readability alone keeps one
 # post (or a post's header) of Discuz!, vBulletin, XenForo and the table BBS, and every post with
@@ -63,6 +66,19 @@ def test_discuz_thread_is_its_posts_bodies() -> None:
     text = _one(html)["text"]
     assert text.startswith(posts[0][:20])  # nothing before the first post
     assert "发表于" not in text and "楼主" not in text  # floor and date lines sit outside the bodies
+
+
+def test_manual_sections_are_kept_whole() -> None:
+    """readability keeps one of a manual page's sections; its sibling sections join it, headings
+    and all (they have no user panel to drop)."""
+    pages = decode(read_partition(str(SAMPLE / "handbook.warc.gz"), "web", "warc").batch).kept
+    url = "https://debian-handbook.info/browse/zh-CN/sect.development.html"
+    page = pages.filter(pa.array([u == url for u in pages.column("url").to_pylist()]))
+    row = extract(page, ExtractConfig()).kept.to_pylist()[0]
+    assert row["extractor"] == "readability+posts"
+    text = _flat(row["text"].replace("\xa0", " "))
+    for part in ("13.6.1. GNOME中 GTK+ 工具", "Anjuta (in the anjuta", "13.6.2. Qt 工具", "KDevelop is also"):
+        assert part in text
 
 
 def test_comments_under_an_article_stay_out() -> None:
