@@ -91,12 +91,12 @@ def _lines(text: str) -> list[str]:
 def locate(root: HtmlElement, lines: list[str]) -> HtmlElement | None:
     """The element holding the page's longest text node that readability's lines contain."""
     kept = "\n".join(lines)
-    texts = [t for t in root.xpath(".//text()") if len(t) >= MIN_LINE]
+    # plain strings: no element proxy per text node; the one found is looked up once
+    texts = [t for t in root.xpath(".//text()", smart_strings=False) if len(t) >= MIN_LINE]
     texts.sort(key=len, reverse=True)  # stable: document order among equals
     for text in texts[:50]:
         if _norm(text) in kept:
-            owner = text.getparent()  # for a tail, the element it follows
-            return owner.getparent() if text.is_tail else owner
+            return root.xpath(".//text()[. = $t]/..", t=text)[0]
     return None
 
 
