@@ -23,7 +23,7 @@ from pipeline.config.base import Strict
 # The `extractor` column's values and the pages that get each (the report lists them).
 PAGE_TYPES = {
     "readability": "article",
-    "readability+posts": "thread (its posts' bodies)",
+    "readability+posts": "thread or look-alike sections (every post's body, or every section)",
     "trafilatura": "no main block found, or nested past readability_max_work",
     "resiliparse": "over trafilatura_max_elements",
 }

@@ -23,7 +23,7 @@ def test_report_counts_extractor_choices_per_page_type() -> None:
     (section,) = [s for s in _tables(report) if s.title == "Kept documents by extractor"]
     assert section.header == ["page type", "extractor", "documents"]
     assert section.rows == [
-        ["thread (its posts' bodies)", "readability+posts", "2"],
+        ["thread or look-alike sections (every post's body, or every section)", "readability+posts", "2"],
         ["article", "readability", "1"],
         ["plain text", "none", "1"],
     ]
