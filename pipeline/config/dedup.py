@@ -60,7 +60,7 @@ class DedupConfig(Strict):
         default=None,
         gt=0,
         lt=1,
-        description="threshold the LSH bands are designed for (default threshold - 0.05)",
+        description="threshold the LSH bands are designed for (default: threshold)",
     )
     verify: Literal["exact", "estimate", "none"] = Field(
         default="exact",

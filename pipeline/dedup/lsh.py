@@ -7,8 +7,8 @@ P(s) = 1 - (1 - s^r)^b (the S-curve).  Like datasketch's `MinHashLSH`, (b, r) mi
 
 the areas of the curve on the wrong side of the design threshold t.  Every candidate is
 verified afterwards (verify.py), so a false positive costs a little CPU while a false
-negative is a duplicate kept for good: the default weights (0.05, 0.95) and a design
-threshold 0.05 below the verification threshold buy P(0.8) ≈ 0.99 at 128 permutations.
+negative is a duplicate kept for good: the default weights (0.05, 0.95) with the design
+threshold at the verification threshold buy P(threshold + 0.05) ≈ 0.99 at 128 permutations.
 
 Band keys fold the r rows of a band into 64 bits; the band number sits in the top 11 bits
 of the shuffle key so buckets of different bands never mix.  Two extra "bands" carry the
@@ -66,7 +66,7 @@ def _simpson_weights(n: int) -> np.ndarray:
 def lsh_params(cfg: DedupConfig) -> tuple[int, int]:
     if cfg.bands is not None and cfg.rows is not None:
         return cfg.bands, cfg.rows
-    design = cfg.lsh_threshold if cfg.lsh_threshold is not None else max(0.05, cfg.threshold - 0.05)
+    design = cfg.lsh_threshold if cfg.lsh_threshold is not None else cfg.threshold
     return optimal_params(round(design, 6), cfg.num_perm, cfg.fp_weight, cfg.fn_weight)
 
 
