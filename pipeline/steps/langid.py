@@ -128,6 +128,9 @@ FASTTEXT_MODEL = "resources/lid.176.ftz"
 # share the probability (the rest is mass on languages outside the configured set).
 FASTTEXT_TOP = 10
 _FASTTEXT_PREFIX = len("__label__")
+# lingua languages lid.176 has no label for: with one of them among the candidates fastText
+# would name another one, so the accurate model decides.
+FASTTEXT_LACKS = frozenset({"lg", "mi", "sn", "st", "tn", "ts", "xh", "zu"})
 
 
 @cache
@@ -162,6 +165,17 @@ def fast_label(text: str, candidates: frozenset[str]) -> Label | None:
                 best, best_prob = code, prob
             total += prob
     return Label(best, float(best_prob / total)) if best is not None and total > 0 else None
+
+
+@cache
+def script_candidates(script: str, languages: frozenset[str]) -> frozenset[str]:
+    """The configured languages written in `script` that a model chooses among."""
+    return SCRIPT_CANDIDATES.get(script, frozenset()) & languages
+
+
+@cache
+def language_set(languages: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(languages)
 
 
 @dataclass
@@ -274,7 +288,7 @@ def classify(par: Paragraph, languages: frozenset[str], cfg: LangIdConfig, listi
     if script in SCRIPT_LANGUAGE:
         lang = SCRIPT_LANGUAGE[script]
         return Label(lang, 1.0) if lang in languages else Label(UNDETERMINED, 0.0)
-    candidates = SCRIPT_CANDIDATES.get(script, frozenset()) & languages
+    candidates = script_candidates(script, languages)
     if len(candidates) <= 1:
         return Label(next(iter(candidates)), 1.0) if candidates else Label(UNDETERMINED, 0.0)
     if script != "Latn":  # lingua picks the alphabet by word count: show it only this one
@@ -287,7 +301,7 @@ def classify(par: Paragraph, languages: frozenset[str], cfg: LangIdConfig, listi
 def model_label(text: str, candidates: frozenset[str], cfg: LangIdConfig, letters: int) -> Label:
     """fastText's answer when it is at least `fast_min_prob` sure (`fast_min_prob_short` for a
     text with fewer than `fast_min_letters` letters), else the accurate model's."""
-    if cfg.fast_min_prob is not None:
+    if cfg.fast_min_prob is not None and candidates.isdisjoint(FASTTEXT_LACKS):
         fast = fast_label(text, candidates)
         sure = cfg.fast_min_prob if letters >= cfg.fast_min_letters else cfg.fast_min_prob_short
         if fast is not None and fast.score >= sure:
@@ -330,7 +344,7 @@ def _analyze(lines: list[str], cfg: LangIdConfig) -> DocLang:
     pars = paragraphs(lines, cfg.min_letters)
     if not pars:
         return DocLang(UNDETERMINED, 0.0, None)
-    languages = frozenset(cfg.languages)
+    languages = language_set(tuple(cfg.languages))
     labels = [classify(p, languages, cfg) for p in pars]
     if all(label.lang == UNDETERMINED for label in labels) and any(
         label.kind == "listing" for label in labels

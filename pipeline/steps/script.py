@@ -52,7 +52,9 @@ _HAN_RUNS = re.compile(f"[{_char_class(_RANGES['Hani'])}]+")
 _SPANS = sorted((lo, hi, i) for i, ranges in enumerate(_RANGES.values()) for lo, hi in ranges)
 _EDGES = np.array([edge for lo, hi, _ in _SPANS for edge in (lo, hi + 1)], dtype=np.uint32)
 _SLOT = np.array([len(_NAMES)] + [slot for _, _, i in _SPANS for slot in (i, len(_NAMES))], dtype=np.intp)
-_ASCII_LETTERS = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
+# The Latin letters among the first 256 code points: text that encodes as Latin-1 (English and
+# most Western European text) is counted with one byte-level deletion, no per-script lookup.
+_LATIN1_LETTERS = bytes(c for lo, hi in _RANGES["Latn"] for c in range(lo, min(hi, 0xFF) + 1))
 
 # A Han character, kana or Hangul syllable carries about as much text as three Latin letters
 # (parallel text is ~3x longer in English than in Chinese), so letter counts are weighted
@@ -64,11 +66,17 @@ DENSE = {"Hani": 3, "Kana": 3, "Hang": 3}
 JAPANESE_KANA_SHARE = 0.1
 
 
+def _latin1(text: str) -> bytes | None:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+
+
 def letter_counts(text: str) -> dict[str, int]:
     """Letters per script (only scripts present), e.g. {"Latn": 120, "Hani": 40}."""
-    if text.isascii():  # most web text: count with one byte-level deletion
-        raw = text.encode("ascii")
-        n = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    if (raw := _latin1(text)) is not None:
+        n = len(raw) - len(raw.translate(None, _LATIN1_LETTERS))
         return {"Latn": n} if n else {}
     points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     counts = np.bincount(_SLOT[np.searchsorted(_EDGES, points, side="right")], minlength=len(_NAMES) + 1)
@@ -78,7 +86,7 @@ def letter_counts(text: str) -> dict[str, int]:
 def line_letter_counts(lines: list[str]) -> list[dict[str, int]]:
     """`letter_counts` of each line, in one vectorised pass over a document's lines."""
     text = "\n".join(lines)
-    if text.isascii():
+    if len(lines) == 1 or _latin1(text) is not None:  # the byte-level count is cheaper here
         return [letter_counts(line) for line in lines]
     slots = _SLOT[
         np.searchsorted(_EDGES, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), side="right")

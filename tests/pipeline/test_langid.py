@@ -369,6 +369,17 @@ def test_short_or_unsure_paragraphs_go_to_the_accurate_model() -> None:
     assert detect(line, cfg) == ("nb", pytest.approx(round(fast.score, 4)))
 
 
+def test_candidates_fasttext_does_not_know_go_to_the_accurate_model() -> None:
+    """lid.176 has no Zulu: among en and zu it would never say zu, so it does not decide."""
+    from pipeline.steps.langid import accurate_label
+
+    cfg = LangIdConfig(languages=["en", "zu"])
+    line = "Ngiyabonga kakhulu for the packages, the mirror in Johannesburg is fast again today."
+    expected = accurate_label(script.prose(line)[0], frozenset({"en", "zu"}), "py3langid")
+    assert expected.score < 0.99  # fastText, knowing no Zulu, would say en with certainty 1.0
+    assert detect(line, cfg) == (expected.lang, pytest.approx(round(expected.score, 4)))
+
+
 def test_fasttext_model_loads_from_the_wheel_without_network(tmp_path: Path) -> None:
     """The shipped lid.176.ftz loads and predicts with every socket call refused."""
     import subprocess
