@@ -81,7 +81,7 @@ def make_plan(
 
 
 MIN_SHARDS = 8  # enough bucket tasks to keep a few workers busy on a small job
-ROWS_PER_SHARD = 1 << 22  # band rows a bucket task sorts at once: 96 MB of (key, gid, aux)
+ROWS_PER_SHARD = 1 << 20  # band rows a bucket task sorts at once: 24 MB of (key, gid, aux), ~0.1 GB peak
 
 
 def count_rows(paths: Sequence[Path]) -> int:
