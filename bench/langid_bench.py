@@ -65,14 +65,17 @@ def load(path: Path, limit: int | None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def run(name: str, texts: list[str], warmup: list[str], passes: int) -> dict:
-    """Classify `texts` with system `name` (see `SYSTEMS`); runs in a fresh process.
+def run(name: str, path: Path, limit: int | None, warmup: list[str], passes: int) -> dict:
+    """Classify the lines of `path` with system `name` (see `SYSTEMS`); runs in a fresh process,
+    which reads the lines itself and keeps only their text (its peak RSS is the system's).
 
     `warmup` (a line of each language) is classified first: building and lazy model loading
     happen there and are reported as load time, not mixed into the speed figures.  Speed is
     that of the fastest of up to `passes` passes (a pass over a minute is not repeated): the
     machine is shared, and the fastest pass is the one least slowed by others.
     """
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for _, line in zip(range(limit or 2**62), f, strict=False)]
     t, before = time.perf_counter(), current_rss_mb()
     predict = SYSTEMS[name]()
     for x in warmup:
@@ -418,7 +421,7 @@ def main() -> None:
         if name in NEEDS and not has(NEEDS[name]):
             print(f"\n== {name}: skipped, {NEEDS[name]} is not installed")
             continue
-        res = isolated(run, name, texts, warmup, args.passes)
+        res = isolated(run, name, args.path, args.limit, warmup, args.passes)
         results.append(report(res, rows, args.top))
         if name == "yuliao langid":
             print("\nconfusion table (gold rows, predicted columns):")
