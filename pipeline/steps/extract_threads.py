@@ -24,6 +24,7 @@ from lxml.html import HtmlElement
 _DIGITS = re.compile(r"\d")
 
 MIN_LINE = 10  # readability's lines shorter than this are too common to locate its block by
+MAX_LINES = 100  # readability's lines looked up in the page (an even sample of them)
 MAX_LEVELS = 12  # readability's text sits at most this many levels below the repeating record
 SHAPE_DEPTH = 6  # records are compared on their first levels: user panel, header, body, footer
 SIMILAR = 0.5  # Jaccard of two records' shapes for them to be posts of one list
@@ -88,6 +89,12 @@ def _lines(text: str) -> list[str]:
     return [line for line in map(_norm, text.splitlines()) if len(line) >= MIN_LINE]
 
 
+def _sample(lines: list[str]) -> list[str]:
+    """Every k-th line if more than `MAX_LINES`: each is looked up in candidate records' text,
+    so their number bounds that cost; an even sample keeps the shares."""
+    return lines[:: -(-len(lines) // MAX_LINES)] if len(lines) > MAX_LINES else lines
+
+
 def locate(root: HtmlElement, lines: list[str]) -> HtmlElement | None:
     """The element holding the page's longest text node that readability's lines contain."""
     kept = "\n".join(lines)
@@ -125,9 +132,10 @@ def _thread_records(root: HtmlElement, main_text: str) -> tuple[list[HtmlElement
     records' bodies drop the user panels and thread chrome around them.  Of the levels that
     qualify, the one with the most records wins (posts outnumber a post's rows).
     """
-    lines = _lines(main_text)
-    kept = sum(map(len, lines))
-    node = locate(root, lines) if kept else None
+    every = _lines(main_text)
+    kept = sum(map(len, every))
+    node = locate(root, every) if kept else None
+    lines = _sample(every)
     best: tuple[tuple[int, int], list[HtmlElement], bool] | None = None
     for _ in range(MAX_LEVELS):
         parent = node.getparent() if node is not None else None
@@ -145,19 +153,21 @@ def _thread_records(root: HtmlElement, main_text: str) -> tuple[list[HtmlElement
 def _records(
     node: HtmlElement, mates: list[HtmlElement], lines: list[str], kept: int
 ) -> tuple[tuple[int, int], list[HtmlElement], bool] | None:
-    """(rank, records, widened) if `node` and its look-alike `mates` are posts holding readability's text."""
-    widen = _covered(lines, _norm(node.text_content())) >= kept / 2
-    # cheap tests first; shapes are compared only where they may pay
+    """(rank, records, widened) if `node` and its look-alike `mates` are posts holding readability's
+    text (`kept` characters, of which `lines` is a sample)."""
+    ref = shape(node)
+    if len(ref) < MIN_SHAPE:  # a post has parts (user, body, footer); a paragraph a few inline tags
+        return None
+    sampled = sum(map(len, lines))
+    widen = _covered(lines, _norm(node.text_content())) >= sampled / 2
+    # the mates' text and shapes last: they cost the most
     if not widen and (
         len(mates) < MIN_NARROW
-        or _covered(lines, "\n".join(_norm(m.text_content()) for m in mates)) < NARROW_COVER * kept
+        or _covered(lines, "\n".join(_norm(m.text_content()) for m in mates)) < NARROW_COVER * sampled
     ):
         return None
     chars = {id(m): nonlink_chars(m) for m in mates}
     if widen and sum(chars.values()) < GAIN * kept:
-        return None
-    ref = shape(node)
-    if len(ref) < MIN_SHAPE:  # a post has parts (user, body, footer); a paragraph a few inline tags
         return None
     records = [m for m in mates if m is node or _similar(ref, shape(m))]
     total = sum(chars[id(r)] for r in records)
@@ -165,7 +175,7 @@ def _records(
         ok = len(records) >= 2 and total >= GAIN * kept
     else:
         joined = "\n".join(_norm(r.text_content()) for r in records)
-        ok = len(records) >= MIN_NARROW and _covered(lines, joined) >= NARROW_COVER * kept
+        ok = len(records) >= MIN_NARROW and _covered(lines, joined) >= NARROW_COVER * sampled
     if not ok or total < MIN_RECORD_CHARS * len(records):
         return None
     return (len(records), total), records, widen
