@@ -6,8 +6,9 @@ post), or a post's header when the panel outscores a short post, and drops the r
 keeps the whole post list with every user panel and the thread's buttons (phpBB, Tieba,
 Discourse).  Here the block it chose is located in the page; if it sits in, or spans, records
 that repeat as siblings of one tag, class and inner shape, the page is a thread and its text is
-every record's body.  Articles do not repeat like that, and a comment list beside an article is
-not the article's sibling, so comments stay out.
+every record's body.  A manual's sibling sections repeat the same way and have no user panel to
+drop: readability's missing sections are added whole.  Articles do not repeat like that, and a
+comment list beside an article is not the article's sibling, so comments stay out.
 
 Everything here is linear in the page's elements times its nesting, which the caller bounds.
 """
