@@ -6,8 +6,10 @@ Imported by the test modules (not a conftest) so each module builds what it need
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from pipeline.core.atomic import sha256_file, write_arrow, write_json
+from pretrain.config import RunConfig
 from tokenization.mixture import mixture_of_weights, write_mixture
 from tokenization.special_tokens import special_token_strings
 
@@ -222,3 +225,18 @@ def build_many_shards(
 
 
 __all__ = ["Workspace", "build_many_shards", "build_workspace", "doc_tokens"]
+
+
+def run_and_die_at(step_to_die: int, ws: Workspace, run: RunConfig, out: Path) -> None:
+    """In a forked child: train, and SIGKILL ourselves when step `step_to_die` starts (a preemption)."""
+    import pretrain.train as T
+
+    real_lr_at = T.lr_at
+
+    def lr_at(step: int, r: RunConfig) -> float:  # called at the start of every step
+        if step == step_to_die:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_lr_at(step, r)
+
+    T.lr_at = lr_at
+    T.train(run, ws.tokens_dir, ws.mixture_path, ws.tokenizer_dir, out)

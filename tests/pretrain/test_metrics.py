@@ -4,7 +4,6 @@ with the resumed run's values (also after a real kill -9 between checkpoints).""
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import signal
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from pretrain.config import ModelConfig, RunConfig
 from pretrain.metrics import METRICS_FILE, MetricsLog, read_metrics
 from pretrain.train import train
-from tests.pretrain.fixtures import Workspace, build_workspace
+from tests.pretrain.fixtures import Workspace, build_workspace, run_and_die_at
 
 
 def _scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
@@ -70,21 +69,6 @@ def _train(ws: Workspace, run: RunConfig, out: Path) -> dict:
     return train(run, ws.tokens_dir, ws.mixture_path, ws.tokenizer_dir, out)
 
 
-def _train_and_die_at(step_to_die: int, ws: Workspace, run: RunConfig, out: Path) -> None:
-    """In a forked child: train, and SIGKILL ourselves when step `step_to_die` starts (a preemption)."""
-    import pretrain.train as T
-
-    real_lr_at = T.lr_at
-
-    def lr_at(step: int, r: RunConfig) -> float:  # called at the start of every step
-        if step == step_to_die:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real_lr_at(step, r)
-
-    T.lr_at = lr_at
-    _train(ws, run, out)
-
-
 def test_a_run_killed_past_its_checkpoint_logs_each_step_once(ws: Workspace, tmp_path: Path) -> None:
     """Checkpoint at 5, killed as step 9 starts: steps 6-8 were logged and are replayed on resume."""
     run = RunConfig(
@@ -101,7 +85,7 @@ def test_a_run_killed_past_its_checkpoint_logs_each_step_once(ws: Workspace, tmp
         eval_holdout=0.1,
     )
     killed = tmp_path / "killed"
-    child = mp.get_context("fork").Process(target=_train_and_die_at, args=(8, ws, run, killed))
+    child = mp.get_context("fork").Process(target=run_and_die_at, args=(8, ws, run, killed))
     child.start()
     child.join(timeout=300)
     assert child.exitcode == -signal.SIGKILL

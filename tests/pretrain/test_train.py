@@ -21,7 +21,7 @@ from pretrain.config import ModelConfig, RunConfig
 from pretrain.metrics import read_metrics
 from pretrain.models import AUTO_CLASS, build_model, enable_activation_checkpointing
 from pretrain.train import lr_at, train
-from tests.pretrain.fixtures import Workspace, build_mixture, build_workspace
+from tests.pretrain.fixtures import Workspace, build_mixture, build_workspace, run_and_die_at
 from tokenization.mixture import read_mixture
 from tokenization.shards import TokenShards
 from tokenization.stream import WINDOW, DocStream
@@ -184,27 +184,12 @@ def test_eval_metrics_and_tensorboard(
     assert separate["targets"] > 0 and math.isfinite(separate["loss"])
 
 
-def _run_and_die_at(step_to_die: int, ws: Workspace, run: RunConfig, out: Path) -> None:
-    """In a forked child: train, and SIGKILL ourselves when step `step_to_die` starts (a preemption)."""
-    import pretrain.train as T
-
-    real_lr_at = T.lr_at
-
-    def lr_at(step: int, r: RunConfig) -> float:  # called at the start of every step
-        if step == step_to_die:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real_lr_at(step, r)
-
-    T.lr_at = lr_at
-    T.train(run, ws.tokens_dir, ws.mixture_path, ws.tokenizer_dir, out)
-
-
 def test_kill_9_and_resume_reproduces_the_run(ws: Workspace, tmp_path: Path) -> None:
     """A real kill -9 between checkpoints (forked, so no second interpreter start-up): rerunning resumes
     from the last complete checkpoint and ends with the uninterrupted run's losses, bit for bit."""
     run = _run("gpt2", "clm", steps=16, ckpt_every=5, log_every=100)
     straight = _train(ws, run, tmp_path / "straight")
-    child = mp.get_context("fork").Process(target=_run_and_die_at, args=(13, ws, run, tmp_path / "killed"))
+    child = mp.get_context("fork").Process(target=run_and_die_at, args=(13, ws, run, tmp_path / "killed"))
     child.start()
     child.join(timeout=300)
     assert child.exitcode == -signal.SIGKILL
