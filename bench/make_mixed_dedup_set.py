@@ -47,7 +47,9 @@ def main() -> None:
     every = args.out / "extracted.jsonl"
     if not every.exists():
         warcs = sorted(str(p) for p in (SHARED / "corpora").glob("crawl-dev-*.warc.gz"))
-        subprocess.run([sys.executable, str(SHARED / "bench" / "extract_text.py"), str(every), *warcs], check=True)
+        subprocess.run(
+            [sys.executable, str(SHARED / "bench" / "extract_text.py"), str(every), *warcs], check=True
+        )
     pages = []
     for line in every.read_text(encoding="utf-8").splitlines():
         doc = json.loads(line)
@@ -61,7 +63,9 @@ def main() -> None:
     truth.truth(str(docs), str(npz))
     shares = sorted(han_share(d["text"]) for d in pages)
     quart = [round(shares[int(q * (len(shares) - 1))], 3) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
-    print(json.dumps({"pages": len(pages), "han_share_quartiles": quart, "docs": str(docs), "truth": str(npz)}))
+    print(
+        json.dumps({"pages": len(pages), "han_share_quartiles": quart, "docs": str(docs), "truth": str(npz)})
+    )
 
 
 if __name__ == "__main__":
