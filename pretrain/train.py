@@ -377,7 +377,6 @@ def train(
     consumed = dataset.consumed
     meter = MixMeter(train_shards, mixture) if info.is_main else None
 
-    forward = wrapped
     loader = DataLoader(
         dataset,
         batch_size=None,
@@ -419,7 +418,7 @@ def train(
                 inputs, labels = model_inputs(batch, device, run.objective)
                 with D.grad_sync(wrapped, sync=i == run.grad_accum - 1), sharded_loss(mesh.tp > 1):
                     with autocast:
-                        logits = forward(**inputs).logits  # [B, L, V] (XLNet: [B, P, V]; TP: V sharded)
+                        logits = wrapped(**inputs).logits  # [B, L, V] (XLNet: [B, P, V]; TP: V sharded)
                         micro_sum = _plain(loss_sum(logits, labels, causal))  # sum of CE over targets, fp32
                     (micro_sum * mesh.dp / n_global).backward()
                 step_loss += micro_sum.detach()
@@ -474,7 +473,7 @@ def train(
             t_log, steps_since_log = time.perf_counter(), 0
 
         if run.eval_every and (done % run.eval_every == 0 or done == run.steps):
-            last_eval = evaluate(forward, eval_set, run.objective, device, autocast, mesh, pipe)
+            last_eval = evaluate(wrapped, eval_set, run.objective, device, autocast, mesh, pipe)
             log.write(
                 done,
                 "eval",

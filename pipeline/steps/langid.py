@@ -245,7 +245,7 @@ def paragraphs(lines: list[str], min_letters: int) -> list[Paragraph]:
     for i, line_counts in enumerate(sc.line_letter_counts(lines)):
         for name, n in line_counts.items():
             counts[name] += n
-            weight += n * sc.DENSE.get(name, 1)
+        weight += sum(sc.weighted(line_counts).values())
         if weight >= min_letters:
             buf = lines[first : i + 1]
             out.append(Paragraph("\n".join(buf), dict(counts), sum(map(len, buf))))
