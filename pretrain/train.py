@@ -337,7 +337,8 @@ def train(
     mixture = read_mixture(mixture_path)
     train_shards = TokenShards(tokens_dir, holdout=run.eval_holdout)
     words = WordTable.from_tokenizer(tokenizer, ids.special) if uses_words(run) else None
-    collate = make_collate(run, ids, words, compact=True)  # [L, L] masks are built on the device
+    # [L, L] masks are built on the device; ERNIE's stages follow this layout's data-parallel ranks
+    collate = make_collate(run, ids, words, compact=True, data_parallel=mesh.dp)
     per_item = micro_batches_per_item(run, chunk_len)
     dataset = PretrainStream(
         train_shards,
